@@ -1,0 +1,366 @@
+//! The HTTP API. Every error answer is JSON `{"error": reason, "detail": message}` with a
+//! fitting status, bodies are size-capped before parsing, and a bad request changes nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use caravan_sdk::api::{ApiError, CertifiedBlock, Checkpoint, Health, TxStatus, http_status_of};
+use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
+use caravan_sdk::ids::{Height, TxId};
+use caravan_sdk::tx::{Outcome, Rejection, SignedTx};
+
+use crate::node::{AdmitError, Shared};
+
+/// Largest JSON transaction body (hex doubles the byte strings).
+const MAX_JSON_TX_BYTES: usize = 4 * MAX_TRANSACTION_BYTES;
+/// Largest relay batch body.
+const MAX_RELAY_BYTES: usize = 16 * 1024 * 1024;
+/// How long `?wait=commit` waits at most.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+static OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+/// The API's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/tx", post(submit))
+        .route("/v1/relay", post(relay))
+        .route("/v1/tx/{id}", get(tx_status))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/proof/tx/{id}", get(proof))
+        .route("/v1/consistency", get(consistency))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, reason: &str, detail: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(ApiError {
+            error: reason.to_string(),
+            detail: detail.into(),
+        }),
+    )
+        .into_response()
+}
+
+fn rejection(r: Rejection) -> Response {
+    let status = StatusCode::from_u16(http_status_of(r.reason)).unwrap_or(StatusCode::BAD_REQUEST);
+    error(status, r.reason.as_str(), r.detail)
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json")
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body exceeds {limit} bytes"),
+        )
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.starts_with("application/json"))
+        .unwrap_or(false)
+}
+
+#[derive(Deserialize)]
+struct SubmitQuery {
+    wait: Option<String>,
+}
+
+fn decode_tx(headers: &HeaderMap, bytes: &[u8]) -> Result<(SignedTx, usize), Response> {
+    if is_json(headers) {
+        let tx: SignedTx = serde_json::from_slice(bytes).map_err(|e| {
+            error(StatusCode::BAD_REQUEST, "malformed", format!("not a signed transaction in JSON: {e}"))
+        })?;
+        let size = codec::encode(&tx).len();
+        if size > MAX_TRANSACTION_BYTES {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("transaction is {size} bytes, the limit is {MAX_TRANSACTION_BYTES}"),
+            ));
+        }
+        Ok((tx, size))
+    } else {
+        let tx = SignedTx::from_bytes(bytes).map_err(rejection)?;
+        Ok((tx, bytes.len()))
+    }
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, Query(q): Query<SubmitQuery>, headers: HeaderMap, body: Body) -> Response {
+    let wait = match q.wait.as_deref() {
+        None => false,
+        Some("commit") => true,
+        Some(other) => {
+            return error(StatusCode::BAD_REQUEST, "bad_query", format!("wait must be \"commit\", found {other:?}"));
+        }
+    };
+    let limit = if is_json(&headers) { MAX_JSON_TX_BYTES } else { MAX_TRANSACTION_BYTES };
+    let bytes = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (tx, size) = match decode_tx(&headers, &bytes) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let canonical = if is_json(&headers) { codec::encode(&tx) } else { bytes.to_vec() };
+    let mut height_rx = shared.height.subscribe();
+    let id = match shared.admit(tx, size) {
+        Ok(id) => id,
+        Err(AdmitError::Rejected(r)) => return rejection(r),
+        Err(AdmitError::Internal(e)) => return internal(e),
+    };
+    // Best effort: a full relay queue only delays inclusion until this node proposes.
+    let _ = shared.relay.try_send(canonical);
+    if !wait {
+        return (StatusCode::ACCEPTED, axum::Json(TxStatus::Pending { tx_id: id })).into_response();
+    }
+    let deadline = tokio::time::Instant::now() + MAX_WAIT;
+    loop {
+        match status_of(&shared, &id) {
+            Ok(Some(status)) if status.is_final() => return (StatusCode::OK, axum::Json(status)).into_response(),
+            Ok(_) => {}
+            Err(r) => return r,
+        }
+        match tokio::time::timeout_at(deadline, height_rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return internal("node is stopping"),
+            Err(_) => {
+                return error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "wait_timeout",
+                    format!("transaction {id} is pending but not committed after {}s; poll /v1/tx/{id}", MAX_WAIT.as_secs()),
+                );
+            }
+        }
+    }
+}
+
+async fn relay(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let bytes = match read_body(body, MAX_RELAY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut decoder = minicbor::Decoder::new(&bytes);
+    let count = match decoder.array() {
+        Ok(Some(n)) if n <= 4096 => n,
+        _ => return error(StatusCode::BAD_REQUEST, "malformed", "relay body must be a definite CBOR array of at most 4096 transactions"),
+    };
+    let mut admitted = 0u64;
+    for _ in 0..count {
+        let Ok(tx_bytes) = decoder.bytes() else {
+            return error(StatusCode::BAD_REQUEST, "malformed", "relay array items must be byte strings");
+        };
+        // Each relayed transaction goes through full admission; duplicates are expected.
+        if let Ok(tx) = SignedTx::from_bytes(tx_bytes) {
+            if shared.admit(tx, tx_bytes.len()).is_ok() {
+                admitted += 1;
+            }
+        }
+    }
+    (StatusCode::OK, axum::Json(serde_json::json!({ "admitted": admitted }))).into_response()
+}
+
+fn parse_tx_id(text: &str) -> Result<TxId, Response> {
+    text.parse::<TxId>()
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()))
+}
+
+fn status_of(shared: &Shared, id: &TxId) -> Result<Option<TxStatus>, Response> {
+    let reader = shared.store.reader().map_err(internal)?;
+    if let Some(record) = reader.tx(id).map_err(internal)? {
+        let status = match record.receipt.outcome {
+            Outcome::Accepted => TxStatus::Committed {
+                tx_id: *id,
+                receipt: record.receipt,
+                block_id: record.block_id,
+            },
+            Outcome::Rejected { .. } => TxStatus::Rejected {
+                tx_id: *id,
+                receipt: record.receipt,
+                block_id: record.block_id,
+            },
+        };
+        return Ok(Some(status));
+    }
+    let pending = shared.mempool.lock().map_err(|_| internal("mempool lock poisoned"))?.contains(id);
+    Ok(pending.then_some(TxStatus::Pending { tx_id: *id }))
+}
+
+async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let id = match parse_tx_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match status_of(&shared, &id) {
+        Ok(Some(status)) => axum::Json(status).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", format!("transaction {id} is neither pending nor committed on this node")),
+        Err(r) => r,
+    }
+}
+
+async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> Response {
+    let Ok(height) = height.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, "bad_height", format!("height must be a positive integer, found {height:?}"));
+    };
+    match shared.store.block(Height(height)) {
+        Ok(Some((block, certificate))) => axum::Json(CertifiedBlock {
+            block_id: block.id(),
+            block,
+            certificate,
+        })
+        .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", format!("no block at height {height} on this node")),
+        Err(e) => internal(e),
+    }
+}
+
+async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
+    let tip = match shared.store.tip() {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    if tip.height.0 == 0 {
+        return error(StatusCode::NOT_FOUND, "not_found", "no block has been committed yet");
+    }
+    match shared.store.block(tip.height) {
+        Ok(Some((block, certificate))) => axum::Json(Checkpoint {
+            header: block.header,
+            certificate,
+        })
+        .into_response(),
+        Ok(None) => internal("tip block missing"),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    format: Option<String>,
+}
+
+async fn proof(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(q): Query<ProofQuery>, headers: HeaderMap) -> Response {
+    let id = match parse_tx_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let wants_cbor = match q.format.as_deref() {
+        Some("cbor") => true,
+        Some("json") => false,
+        Some(other) => return error(StatusCode::BAD_REQUEST, "bad_query", format!("format must be cbor or json, found {other:?}")),
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/cbor")),
+    };
+    let bundle = match shared.store.reader().and_then(|r| r.bundle(&id)) {
+        Ok(Some(b)) => b,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "not_found", format!("transaction {id} is not committed on this node")),
+        Err(e) => return internal(e),
+    };
+    if wants_cbor {
+        ([(header::CONTENT_TYPE, "application/cbor")], bundle.to_bytes()).into_response()
+    } else {
+        axum::Json(bundle).into_response()
+    }
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn consistency(State(shared): State<Arc<Shared>>, Query(q): Query<ConsistencyQuery>) -> Response {
+    let parse = |name: &str, v: Option<String>| -> Result<u64, Response> {
+        v.as_deref()
+            .unwrap_or("")
+            .parse::<u64>()
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_query", format!("{name} must be a log size (an integer), found {v:?}")))
+    };
+    let (from, to) = match (parse("from", q.from), parse("to", q.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let tip = match shared.store.tip() {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    if from > to || to > tip.log.size() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_range",
+            format!("need from <= to <= {} (the current log size), found from={from} to={to}", tip.log.size()),
+        );
+    }
+    match shared.store.reader().map_err(|e| e.to_string()).and_then(|r| r.consistency(from, to)) {
+        Ok(proof) => axum::Json(proof).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let tip = match shared.store.tip() {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let mempool = shared.mempool.lock().map(|m| m.len()).unwrap_or(0);
+    axum::Json(Health {
+        status: "ok".into(),
+        agency: shared.agency.clone(),
+        chain_id: shared.chain_id,
+        height: tip.height,
+        mempool,
+    })
+    .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let m = &shared.metrics;
+    let height = shared.store.tip().map(|t| t.height.0).unwrap_or(0);
+    let mempool = shared.mempool.lock().map(|m| m.len()).unwrap_or(0);
+    let text = format!(
+        "# HELP caravan_height Latest durable, certified height.\n# TYPE caravan_height gauge\ncaravan_height {height}\n\
+# HELP caravan_mempool_transactions Transactions waiting for a block.\n# TYPE caravan_mempool_transactions gauge\ncaravan_mempool_transactions {mempool}\n\
+# HELP caravan_transactions_admitted_total Transactions admitted into the mempool.\n# TYPE caravan_transactions_admitted_total counter\ncaravan_transactions_admitted_total {}\n\
+# HELP caravan_transactions_refused_total Transactions refused at admission.\n# TYPE caravan_transactions_refused_total counter\ncaravan_transactions_refused_total {}\n\
+# HELP caravan_transactions_committed_total Transactions in committed blocks.\n# TYPE caravan_transactions_committed_total counter\ncaravan_transactions_committed_total {}\n\
+# HELP caravan_blocks_committed_total Blocks committed by this node.\n# TYPE caravan_blocks_committed_total counter\ncaravan_blocks_committed_total {}\n",
+        m.admitted.load(Ordering::Relaxed),
+        m.refused.load(Ordering::Relaxed),
+        m.committed.load(Ordering::Relaxed),
+        m.blocks.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

@@ -1,0 +1,538 @@
+//! The application side of consensus: proposes blocks from the mempool, checks other proposers'
+//! blocks by re-executing them, persists decided blocks with their certificate before
+//! acknowledging, and serves and applies value sync for nodes that fall behind.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use malachite::app::engine::host::{Next, SyncedValueOutcome};
+use malachite::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachite::app::types::core::{CommitCertificate as McCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, HeightParams, LinearTimeouts, Round, Validity};
+use malachite::app::types::sync::RawDecidedValue;
+use malachite::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachite::{AppMsg, Channels, NetworkMsg};
+use tracing::{debug, error, info, warn};
+
+use caravan_sdk::block::{Block, CommitCertificate, CommitSignature};
+use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
+use caravan_sdk::ids::{BlockId, Height};
+
+use super::signing::{ValidatorSigner, proposal_signing_digest};
+use super::types::{Address, CaravanContext, ConsensusHeight, ProposalPart, ValidatorSet, Value, ValueId};
+use crate::execution::{BlockEffects, Overlay, build_block, check_tx, verify_block};
+use crate::node::{Shared, now_ms};
+
+/// A block seen for the current height: proposed by us, received, or synced.
+struct Undecided {
+    block: Block,
+    effects: BlockEffects,
+    part: ProposalPart,
+}
+
+/// A proposal stream being reassembled.
+#[derive(Default)]
+struct PartialStream {
+    part: Option<ProposalPart>,
+    fin: bool,
+}
+
+/// The consensus application's state.
+pub struct App {
+    shared: Arc<Shared>,
+    signer: Option<ValidatorSigner>,
+    address: Address,
+    validator_set: ValidatorSet,
+    timeouts: LinearTimeouts,
+    height: ConsensusHeight,
+    round: Round,
+    undecided: HashMap<BlockId, Undecided>,
+    built: HashMap<(u64, Round), BlockId>,
+    streams: HashMap<(PeerId, StreamId), PartialStream>,
+    future_parts: Vec<ProposalPart>,
+}
+
+/// Most proposal parts held for heights we have not reached.
+const MAX_FUTURE_PARTS: usize = 64;
+/// Most concurrent proposal streams being reassembled.
+const MAX_STREAMS: usize = 256;
+
+impl App {
+    /// A new application over `shared`.
+    pub fn new(shared: Arc<Shared>, signer: Option<ValidatorSigner>, address: Address) -> Self {
+        let validator_set = ValidatorSet::from(&shared.validators);
+        let timeouts = LinearTimeouts {
+            propose: Duration::from_millis(2000),
+            propose_delta: Duration::from_millis(500),
+            prevote: Duration::from_millis(1000),
+            prevote_delta: Duration::from_millis(500),
+            precommit: Duration::from_millis(1000),
+            precommit_delta: Duration::from_millis(500),
+            rebroadcast: Duration::from_millis(4000),
+            max_timeout: Duration::from_secs(30),
+        };
+        App {
+            shared,
+            signer,
+            address,
+            validator_set,
+            timeouts,
+            height: ConsensusHeight(0),
+            round: Round::Nil,
+            undecided: HashMap::new(),
+            built: HashMap::new(),
+            streams: HashMap::new(),
+            future_parts: Vec::new(),
+        }
+    }
+
+    fn params(&self) -> HeightParams<CaravanContext> {
+        HeightParams::new(self.validator_set.clone(), self.timeouts, None)
+    }
+
+    /// Runs until consensus stops.
+    pub async fn run(mut self, mut channels: Channels<CaravanContext>) -> anyhow::Result<()> {
+        while let Some(msg) = channels.consensus.recv().await {
+            if let Err(e) = self.handle(msg, &mut channels).await {
+                // A storage failure leaves the node unable to explain its state: stop rather
+                // than serve or vote on wrong data.
+                error!(error = %e, "consensus application failed; stopping");
+                return Err(e);
+            }
+        }
+        anyhow::bail!("consensus stopped")
+    }
+
+    async fn handle(&mut self, msg: AppMsg<CaravanContext>, channels: &mut Channels<CaravanContext>) -> anyhow::Result<()> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let tip = self.shared.store.tip()?;
+                self.height = ConsensusHeight(tip.height.0 + 1);
+                info!(height = %self.height, "consensus ready");
+                let _ = reply.send((self.height, self.params()));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                if height != self.height {
+                    self.undecided.clear();
+                    self.built.clear();
+                }
+                self.height = height;
+                self.round = round;
+                let parts: Vec<ProposalPart> = std::mem::take(&mut self.future_parts);
+                let mut values = Vec::new();
+                for part in parts {
+                    if part.height == height {
+                        if let Some(value) = self.accept_part(part)? {
+                            if value.round == round {
+                                values.push(value);
+                            }
+                        }
+                    } else if part.height > height {
+                        self.future_parts.push(part);
+                    }
+                }
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout,
+                reply,
+            } => {
+                let value = self.get_value(height, round, timeout).await?;
+                let part = self
+                    .undecided
+                    .get(&value.id)
+                    .map(|u| u.part.clone())
+                    .ok_or_else(|| anyhow::anyhow!("built block vanished"))?;
+                let _ = reply.send(LocallyProposedValue::new(height, round, value));
+                self.publish(channels, height, round, part).await?;
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.received_part(published_by.unwrap_or(from), part)?;
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                self.commit(&certificate)?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized { certificate, reply, .. } => {
+                let committed = self.shared.store.tip()?.height.0;
+                let next = if committed >= certificate.height.0 {
+                    self.height = ConsensusHeight(committed + 1);
+                    self.undecided.clear();
+                    self.built.clear();
+                    Next::Start(self.height, self.params())
+                } else {
+                    warn!(height = %certificate.height, "decided block was not committed; restarting the height");
+                    Next::Restart(certificate.height, self.params())
+                };
+                let _ = reply.send(next);
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let mut values = Vec::new();
+                let reader = self.shared.store.reader()?;
+                let (start, end) = (range.start().0, range.end().0);
+                for height in start..=end.min(start.saturating_add(100)) {
+                    let Some((block_bytes, cert_bytes)) = reader.block_bytes(Height(height))? else {
+                        break;
+                    };
+                    let certificate: CommitCertificate = codec::decode(&cert_bytes, MAX_BLOCK_BYTES)?;
+                    values.push(RawDecidedValue {
+                        value_bytes: Bytes::from(block_bytes),
+                        certificate: to_engine_certificate(&certificate),
+                    });
+                }
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self.synced_value(height, round, proposer, &value_bytes)?;
+                let _ = reply.send(outcome);
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let tip = self.shared.store.tip()?;
+                let _ = reply.send(ConsensusHeight(if tip.height.0 == 0 { 0 } else { 1 }));
+            }
+            AppMsg::RestreamProposal { height, round, value_id, .. } => {
+                if let Some(u) = self.undecided.get(&value_id.0) {
+                    let part = u.part.clone();
+                    self.publish(channels, height, round, part).await?;
+                }
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions { extensions, reply, .. } => {
+                let _ = reply.send(extensions.into_iter().map(|(address, _)| (address, Ok(()))).collect());
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_value(&mut self, height: ConsensusHeight, round: Round, timeout: Duration) -> anyhow::Result<Value> {
+        if let Some(id) = self.built.get(&(height.0, round)) {
+            if let Some(u) = self.undecided.get(id) {
+                return Ok(Value::new(u.block.header.clone()));
+            }
+        }
+        // Wait briefly for transactions so that an idle federation does not churn out empty
+        // blocks, but propose well within the round's timeout.
+        let wait = (timeout / 2).min(Duration::from_millis(1500));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.shared.mempool_notify.notified();
+            if !self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        let params = &self.shared.genesis.content.params;
+        let candidates = self
+            .shared
+            .mempool
+            .lock()
+            .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
+            .take(params.block_max_transactions as usize, params.block_max_bytes as usize);
+        let tip = self.shared.store.tip()?;
+        let reader = self.shared.store.reader()?;
+        // Leave out transactions that can no longer succeed (e.g. committed through another
+        // node meanwhile), and drop them from the pool.
+        let mut overlay = Overlay::default();
+        let mut chosen = Vec::with_capacity(candidates.len());
+        let mut stale = Vec::new();
+        for tx in candidates {
+            let id = tx.id();
+            match check_tx(&reader, &overlay, &self.shared.chain_id, tip.height.next(), &tx, id)? {
+                Ok(new_participant) => {
+                    overlay.record(&tx, id, new_participant);
+                    chosen.push(tx);
+                }
+                Err(rejection) => {
+                    debug!(%id, %rejection, "dropping stale pending transaction");
+                    stale.push(id);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.remove(stale.iter());
+        }
+        let proposer = self.address.0;
+        let (block, effects) = build_block(
+            &reader,
+            &self.shared.chain_id,
+            &tip,
+            now_ms(),
+            self.shared.validators.hash(),
+            proposer,
+            chosen,
+        )?;
+        let id = block.id();
+        let signer = self.signer.as_ref().ok_or_else(|| anyhow::anyhow!("asked to propose without a validator key"))?;
+        let signature = signer.sign_digest(&proposal_signing_digest(&self.shared.chain_id, height.0, round, &id, Round::Nil));
+        let part = ProposalPart {
+            height,
+            round,
+            proposer: self.address,
+            block: codec::encode(&block),
+            signature,
+        };
+        info!(%height, %round, txs = block.transactions.len(), block = %id, "proposing");
+        let value = Value::new(block.header.clone());
+        self.undecided.insert(id, Undecided { block, effects, part });
+        self.built.insert((height.0, round), id);
+        Ok(value)
+    }
+
+    async fn publish(
+        &self,
+        channels: &mut Channels<CaravanContext>,
+        height: ConsensusHeight,
+        round: Round,
+        part: ProposalPart,
+    ) -> anyhow::Result<()> {
+        let mut id = Vec::with_capacity(12);
+        id.extend_from_slice(&height.0.to_be_bytes());
+        id.extend_from_slice(&round.as_i64().to_be_bytes()[4..]);
+        let stream_id = StreamId::new(Bytes::from(id));
+        channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(stream_id.clone(), 0, StreamContent::Data(part))))
+            .await?;
+        channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(stream_id, 1, StreamContent::Fin)))
+            .await?;
+        Ok(())
+    }
+
+    fn received_part(&mut self, publisher: PeerId, msg: StreamMessage<ProposalPart>) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
+        let key = (publisher, msg.stream_id.clone());
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
+            warn!("too many proposal streams in flight; dropping the oldest");
+            self.streams.clear();
+        }
+        let stream = self.streams.entry(key.clone()).or_default();
+        match msg.content {
+            StreamContent::Data(part) => stream.part = Some(part),
+            StreamContent::Fin => stream.fin = true,
+        }
+        if !(stream.fin && stream.part.is_some()) {
+            return Ok(None);
+        }
+        let Some(part) = self.streams.remove(&key).and_then(|s| s.part) else {
+            return Ok(None);
+        };
+        if part.height < self.height {
+            return Ok(None);
+        }
+        if part.height > self.height {
+            if self.future_parts.len() < MAX_FUTURE_PARTS {
+                self.future_parts.push(part);
+            }
+            return Ok(None);
+        }
+        self.accept_part(part)
+    }
+
+    /// Checks a complete proposal part for the current height and records the block.
+    fn accept_part(&mut self, part: ProposalPart) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
+        let Some(proposer_key) = self.shared.validators.get(&part.proposer.0).map(|v| v.public_key) else {
+            warn!(proposer = %part.proposer, "proposal part from a non-validator ignored");
+            return Ok(None);
+        };
+        let block: Block = match codec::decode(&part.block, MAX_BLOCK_BYTES) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(proposer = %part.proposer, error = %e, "undecodable proposed block ignored");
+                return Ok(None);
+            }
+        };
+        let id = block.id();
+        let digest = proposal_signing_digest(&self.shared.chain_id, part.height.0, part.round, &id, Round::Nil);
+        if proposer_key.verify(&digest, &part.signature.0).is_err() {
+            warn!(proposer = %part.proposer, "proposal part with a bad signature ignored");
+            return Ok(None);
+        }
+        let validity = if self.undecided.contains_key(&id) {
+            Validity::Valid
+        } else {
+            let tip = self.shared.store.tip()?;
+            let reader = self.shared.store.reader()?;
+            match verify_block(&reader, &self.shared.chain_id, &tip, self.shared.validators.hash(), &block, now_ms()) {
+                Ok(effects) => {
+                    let header = block.header.clone();
+                    self.undecided.insert(
+                        id,
+                        Undecided {
+                            block,
+                            effects,
+                            part: part.clone(),
+                        },
+                    );
+                    let _ = header;
+                    Validity::Valid
+                }
+                Err(e) => {
+                    warn!(proposer = %part.proposer, error = %e, "invalid proposed block");
+                    return Ok(Some(ProposedValue {
+                        height: part.height,
+                        round: part.round,
+                        valid_round: Round::Nil,
+                        proposer: part.proposer,
+                        value: Value::new(block.header),
+                        validity: Validity::Invalid,
+                    }));
+                }
+            }
+        };
+        let header = self
+            .undecided
+            .get(&id)
+            .map(|u| u.block.header.clone())
+            .ok_or_else(|| anyhow::anyhow!("accepted block vanished"))?;
+        Ok(Some(ProposedValue {
+            height: part.height,
+            round: part.round,
+            valid_round: Round::Nil,
+            proposer: part.proposer,
+            value: Value::new(header),
+            validity,
+        }))
+    }
+
+    fn synced_value(
+        &mut self,
+        height: ConsensusHeight,
+        round: Round,
+        proposer: Address,
+        bytes: &[u8],
+    ) -> anyhow::Result<SyncedValueOutcome<CaravanContext>> {
+        let block: Block = match codec::decode(bytes, MAX_BLOCK_BYTES) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%height, error = %e, "undecodable synced block");
+                return Ok(SyncedValueOutcome::PeerFault);
+            }
+        };
+        let id = block.id();
+        let tip = self.shared.store.tip()?;
+        let reader = self.shared.store.reader()?;
+        let validity = match verify_block(&reader, &self.shared.chain_id, &tip, self.shared.validators.hash(), &block, u64::MAX / 2) {
+            Ok(effects) => {
+                let part = ProposalPart {
+                    height,
+                    round,
+                    proposer,
+                    block: bytes.to_vec(),
+                    signature: super::types::ConsensusSignature(caravan_sdk::keys::Signature([0; 64])),
+                };
+                let header = block.header.clone();
+                self.undecided.insert(id, Undecided { block, effects, part });
+                return Ok(SyncedValueOutcome::Verdict(ProposedValue {
+                    height,
+                    round,
+                    valid_round: Round::Nil,
+                    proposer,
+                    value: Value::new(header),
+                    validity: Validity::Valid,
+                }));
+            }
+            Err(e) => {
+                warn!(%height, error = %e, "synced block fails re-execution");
+                Validity::Invalid
+            }
+        };
+        Ok(SyncedValueOutcome::Verdict(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer,
+            value: Value::new(block.header),
+            validity,
+        }))
+    }
+
+    /// Persists a decided block with its certificate, then releases its transactions.
+    fn commit(&mut self, certificate: &McCertificate<CaravanContext>) -> anyhow::Result<()> {
+        let id = certificate.value_id.0;
+        let tip = self.shared.store.tip()?;
+        if certificate.height.0 <= tip.height.0 {
+            return Ok(());
+        }
+        let Some(undecided) = self.undecided.remove(&id) else {
+            error!(height = %certificate.height, block = %id, "decided a block this node does not hold");
+            return Ok(());
+        };
+        let sdk_certificate = from_engine_certificate(certificate);
+        sdk_certificate
+            .verify(&self.shared.chain_id, Height(certificate.height.0), &id, &self.shared.validators)
+            .map_err(|e| anyhow::anyhow!("engine produced a certificate that does not verify: {e}"))?;
+        self.shared.store.commit_block(&undecided.block, &sdk_certificate, &undecided.effects)?;
+        let ids: Vec<_> = undecided.block.transactions.iter().map(|t| t.id()).collect();
+        self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.remove(ids.iter());
+        self.shared.committed(&undecided.block);
+        info!(
+            height = %certificate.height,
+            round = %certificate.round,
+            block = %id,
+            txs = ids.len(),
+            signatures = certificate.commit_signatures.len(),
+            "committed"
+        );
+        Ok(())
+    }
+}
+
+/// The engine's certificate in the sdk's form.
+pub fn from_engine_certificate(certificate: &McCertificate<CaravanContext>) -> CommitCertificate {
+    CommitCertificate {
+        height: Height(certificate.height.0),
+        round: certificate.round.as_u32().unwrap_or(0),
+        block_id: certificate.value_id.0,
+        signatures: certificate
+            .commit_signatures
+            .iter()
+            .map(|s| CommitSignature {
+                validator: s.address.0,
+                signature: s.signature.0,
+            })
+            .collect(),
+    }
+}
+
+/// The sdk's certificate in the engine's form, for value sync.
+pub fn to_engine_certificate(certificate: &CommitCertificate) -> ExtendedCommitCertificate<CaravanContext> {
+    ExtendedCommitCertificate {
+        height: ConsensusHeight(certificate.height.0),
+        round: Round::new(certificate.round),
+        value_id: ValueId(certificate.block_id),
+        commit_signatures: certificate
+            .signatures
+            .iter()
+            .map(|s| ExtendedCommitSignature::new(Address(s.validator), super::types::ConsensusSignature(s.signature), None))
+            .collect(),
+    }
+}

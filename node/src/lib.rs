@@ -1,0 +1,12 @@
+//! Caravan's validator daemon: the consensus adapter (Malachite), the mempool, execution of
+//! transactions against state, storage (redb) and the HTTP API (axum).
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod consensus;
+pub mod execution;
+pub mod mempool;
+pub mod node;
+pub mod relay;
+pub mod store;

@@ -1,0 +1,313 @@
+//! Wiring: loads the genesis and keys, opens the store, starts the consensus engine, the
+//! application loop, the transaction relay and the HTTP API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use malachite::app::config::{ConsensusConfig, NodeConfig, ValueSyncConfig};
+use malachite::app::types::Keypair as NetKeypair;
+use malachite::app::types::codec::Codec as _;
+use malachite::{ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, Signer as _, SyncContext, WalContext};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use caravan_sdk::block::{Block, ValidatorSet};
+use caravan_sdk::genesis::Genesis;
+use caravan_sdk::ids::{AgencyId, ChainId, Height};
+use caravan_sdk::keys::{Keypair, read_key_file};
+use caravan_sdk::tx::{Rejection, SignedTx};
+
+use crate::consensus::app::App;
+use crate::consensus::codec::BorshCodec;
+use crate::consensus::signing::{ValidatorSigner, ValidatorVerifier};
+use crate::consensus::types::{Address, CaravanContext, PrivateKey};
+use crate::execution::{Overlay, check_tx};
+use crate::mempool::Mempool;
+use crate::store::Store;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Transactions admitted into the mempool.
+    pub admitted: AtomicU64,
+    /// Transactions refused at admission.
+    pub refused: AtomicU64,
+    /// Transactions committed (in durable, certified blocks).
+    pub committed: AtomicU64,
+    /// Blocks committed.
+    pub blocks: AtomicU64,
+}
+
+/// State shared by the consensus application and the HTTP API.
+pub struct Shared {
+    /// The federation.
+    pub chain_id: ChainId,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The validators.
+    pub validators: ValidatorSet,
+    /// This node's agency.
+    pub agency: AgencyId,
+    /// The database.
+    pub store: Store,
+    /// Pending transactions.
+    pub mempool: Mutex<Mempool>,
+    /// Woken when a transaction is admitted.
+    pub mempool_notify: Notify,
+    /// The committed height, for waiters.
+    pub height: watch::Sender<Height>,
+    /// Transactions to relay to the other validators.
+    pub relay: std::sync::mpsc::SyncSender<Vec<u8>>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// Admission: checks a transaction against the committed state and adds it to the mempool.
+    pub fn admit(&self, tx: SignedTx, size: usize) -> Result<caravan_sdk::ids::TxId, AdmitError> {
+        let id = tx.id();
+        let reader = self.store.reader().map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let tip = self.store.tip().map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let checked = check_tx(&reader, &Overlay::default(), &self.chain_id, tip.height.next(), &tx, id)
+            .map_err(|e| AdmitError::Internal(e.to_string()))?;
+        if let Err(rejection) = checked {
+            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(AdmitError::Rejected(rejection));
+        }
+        let mut pool = self.mempool.lock().map_err(|_| AdmitError::Internal("mempool lock poisoned".into()))?;
+        if let Err(rejection) = pool.insert(id, tx, size) {
+            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(AdmitError::Rejected(rejection));
+        }
+        drop(pool);
+        self.metrics.admitted.fetch_add(1, Ordering::Relaxed);
+        self.mempool_notify.notify_waiters();
+        Ok(id)
+    }
+
+    /// Called after a block is durable.
+    pub fn committed(&self, block: &Block) {
+        self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .committed
+            .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
+        self.height.send_replace(block.header.height);
+    }
+}
+
+/// Why admission failed.
+#[derive(Debug)]
+pub enum AdmitError {
+    /// The transaction is refused.
+    Rejected(Rejection),
+    /// The node could not check it.
+    Internal(String),
+}
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Data folder (store, WAL).
+    pub home: PathBuf,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// This node's agency.
+    pub agency: AgencyId,
+    /// Folder with the agency's key files (`validator.key`, `network.key`).
+    pub keys: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+struct EngineConfig {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+fn multiaddr(host_port: &str) -> anyhow::Result<malachite::app::net::Multiaddr> {
+    let addr: SocketAddr = host_port
+        .parse()
+        .with_context(|| format!("p2p address {host_port:?} is not host:port"))?;
+    let text = match addr {
+        SocketAddr::V4(a) => format!("/ip4/{}/tcp/{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("/ip6/{}/tcp/{}", a.ip(), a.port()),
+    };
+    text.parse().with_context(|| format!("bad multiaddr {text}"))
+}
+
+fn load_key(dir: &Path, name: &str) -> anyhow::Result<Keypair> {
+    let path = dir.join(name);
+    read_key_file(&path).with_context(|| format!("loading {}", path.display()))
+}
+
+/// Runs a validator node until it fails or the process is stopped.
+pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
+    let (genesis, chain_id) = Genesis::read_verified(&options.genesis).context("the genesis is refused")?;
+    let card = genesis
+        .content
+        .agency(&options.agency)
+        .with_context(|| format!("agency {} is not in the genesis", options.agency))?
+        .clone();
+    let validator_key = load_key(&options.keys, "validator.key")?;
+    let network_key = load_key(&options.keys, "network.key")?;
+    anyhow::ensure!(
+        validator_key.public() == card.validator_key,
+        "validator.key is not the validator key the genesis names for {}",
+        options.agency
+    );
+    anyhow::ensure!(
+        network_key.public() == card.network_key,
+        "network.key is not the network key the genesis names for {}",
+        options.agency
+    );
+    std::fs::create_dir_all(&options.home).with_context(|| format!("creating {}", options.home.display()))?;
+    let store = Store::open(&options.home.join("ledger.redb"), &genesis, &chain_id)
+        .context("opening the ledger store (refusing to serve from a damaged or foreign store)")?;
+    let tip = store.tip()?;
+    info!(agency = %options.agency, chain = %chain_id, height = %tip.height, "store open");
+
+    let (relay_tx, relay_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(100_000);
+    let (height_tx, _) = watch::channel(tip.height);
+    let validators = genesis.content.validator_set();
+    let shared = Arc::new(Shared {
+        chain_id,
+        validators,
+        agency: options.agency.clone(),
+        store,
+        mempool: Mutex::new(Mempool::new(genesis.content.params.mempool_max_transactions as usize)),
+        mempool_notify: Notify::new(),
+        height: height_tx,
+        relay: relay_tx,
+        metrics: Metrics::default(),
+        genesis: genesis.clone(),
+    });
+
+    let peers: Vec<String> = genesis
+        .content
+        .agencies
+        .iter()
+        .filter(|c| c.agency != options.agency)
+        .map(|c| c.api_url.clone())
+        .collect();
+    std::thread::Builder::new()
+        .name("relay".into())
+        .spawn(move || crate::relay::run(relay_rx, peers))
+        .context("starting the relay thread")?;
+
+    // Consensus engine.
+    let ctx = CaravanContext { chain_id };
+    let address = Address(validator_key.public());
+    let signer = ValidatorSigner::new(chain_id, PrivateKey(Arc::new(validator_key.clone())));
+    let mut consensus = ConsensusConfig::default();
+    consensus.p2p.listen_addr = multiaddr(&card.p2p_address)?;
+    consensus.p2p.persistent_peers = genesis
+        .content
+        .agencies
+        .iter()
+        .filter(|c| c.agency != options.agency)
+        .map(|c| multiaddr(&c.p2p_address))
+        .collect::<anyhow::Result<_>>()?;
+    consensus.p2p.persistent_peers_only = true;
+    consensus.p2p.discovery.enabled = false;
+    let mut value_sync = ValueSyncConfig::default();
+    value_sync.enabled = true;
+    let config = EngineConfig {
+        moniker: options.agency.to_string(),
+        consensus,
+        value_sync,
+    };
+    let mut seed = *network_key.seed();
+    let net_keypair = NetKeypair::ed25519_from_bytes(&mut seed).context("network key")?;
+    let peer_id = net_keypair.public().to_peer_id();
+    let proof = signer
+        .sign_validator_proof(validator_key.public().to_bytes().to_vec(), peer_id.to_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("signing the validator proof: {e:?}"))?;
+    let proof_bytes = BorshCodec.encode(&proof).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let identity = NetworkIdentity::new_validator(options.agency.to_string(), net_keypair, address.to_string(), proof_bytes);
+    let wal_dir = options.home.join("wal");
+    std::fs::create_dir_all(&wal_dir)?;
+    let (channels, _engine) = EngineBuilder::new(ctx.clone(), config)
+        .with_default_wal(WalContext::new(wal_dir.join("consensus.wal"), BorshCodec))
+        .with_default_network(NetworkContext::new(identity, BorshCodec))
+        .with_default_consensus(ConsensusContext::new_validator(
+            address,
+            Box::new(ValidatorVerifier::new(chain_id)),
+            Box::new(signer.clone()),
+        ))
+        .with_default_sync(SyncContext::new(BorshCodec))
+        .with_default_request(RequestContext::new(100))
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?;
+
+    // HTTP API.
+    let api_addr = api_listen_address(&card.api_url)?;
+    let listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("binding the API to {api_addr}"))?;
+    info!(%api_addr, "API listening");
+    let router = crate::api::router(shared.clone());
+    let api = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let app = App::new(shared.clone(), Some(signer), address);
+    tokio::select! {
+        result = app.run(channels) => {
+            result.context("consensus application stopped")?;
+        }
+        result = api => {
+            match result {
+                Ok(Ok(())) => warn!("API stopped"),
+                Ok(Err(e)) => anyhow::bail!("API failed: {e}"),
+                Err(e) => anyhow::bail!("API task failed: {e}"),
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {
+            info!("interrupted; stopping");
+        }
+    }
+    // Give the WAL and store a moment to settle their last writes before exit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// The socket address to bind for `api_url` (`http://host:port`).
+pub fn api_listen_address(api_url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = api_url
+        .strip_prefix("http://")
+        .with_context(|| format!("api_url {api_url:?} must start with http://"))?;
+    let host_port = rest.trim_end_matches('/');
+    host_port
+        .parse()
+        .with_context(|| format!("api_url {api_url:?} must be http://IP:PORT"))
+}

@@ -1,0 +1,350 @@
+//! Durable storage in one redb file. Each decided block is written in a single write transaction
+//! (block, certificate, transaction index, receipts, participants, nonces, Merkle log nodes and
+//! the new tip) committed with fsync: after `commit_block` returns, the block survives a crash.
+
+use std::path::Path;
+
+use minicbor::{Decode, Encode};
+use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition};
+
+use caravan_sdk::block::{Block, CommitCertificate};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx};
+use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
+use caravan_sdk::genesis::Genesis;
+use caravan_sdk::hash::Digest;
+use caravan_sdk::ids::{BlockId, ChainId, Height, Nonce, ParticipantId, TxId};
+use caravan_sdk::merkle::{ConsistencyProof, NodeKey, NodeSource, consistency_proof, inclusion_proof};
+use caravan_sdk::tx::Receipt;
+
+use crate::execution::{BlockEffects, Participant, StateView, Tip};
+
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
+const BLOCK_IDS: TableDefinition<&[u8], u64> = TableDefinition::new("block_ids");
+const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
+const PARTICIPANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("participants");
+const NONCES: TableDefinition<(&str, u64), ()> = TableDefinition::new("nonces");
+const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed.
+    #[error("database: {0}")]
+    Db(String),
+    /// Stored bytes do not decode or do not match their hash: the file is damaged.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    /// The store belongs to another federation.
+    #[error("store belongs to chain {found}, the genesis is chain {expected}")]
+    WrongChain {
+        /// The genesis's chain.
+        expected: ChainId,
+        /// The store's chain.
+        found: ChainId,
+    },
+}
+
+fn db<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+/// Where a committed transaction is.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(array)]
+pub struct TxRecord {
+    /// Its receipt.
+    #[n(0)]
+    pub receipt: Receipt,
+    /// Its block.
+    #[n(1)]
+    pub block_id: BlockId,
+}
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `genesis`, checking that an existing store
+    /// belongs to the same chain and that its tip is intact.
+    pub fn open(path: &Path, genesis: &Genesis, chain_id: &ChainId) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(db)?;
+        let store = Store { db };
+        let existing = store.meta("chain_id")?;
+        match existing {
+            Some(bytes) => {
+                let found = ChainId(Digest(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt("chain id".into()))?));
+                if &found != chain_id {
+                    return Err(StoreError::WrongChain {
+                        expected: *chain_id,
+                        found,
+                    });
+                }
+                store.check_tip()?;
+            }
+            None => store.init(genesis, chain_id)?,
+        }
+        Ok(store)
+    }
+
+    fn init(&self, genesis: &Genesis, chain_id: &ChainId) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            let mut participants = txn.open_table(PARTICIPANTS).map_err(db)?;
+            for card in &genesis.content.agencies {
+                let p = Participant {
+                    name: card.name.clone(),
+                    roles: card.roles.clone(),
+                    public_key: card.admin_key,
+                    registered_at: Height(0),
+                    registered_by_tx: None,
+                };
+                participants.insert(card.agency.as_str(), codec::encode(&p).as_slice()).map_err(db)?;
+            }
+            let mut meta = txn.open_table(META).map_err(db)?;
+            meta.insert("chain_id", chain_id.0.as_bytes().as_slice()).map_err(db)?;
+            meta.insert("tip", codec::encode(&Tip::genesis(chain_id)).as_slice()).map_err(db)?;
+            // Create the other tables so readers never see them missing.
+            txn.open_table(BLOCKS).map_err(db)?;
+            txn.open_table(CERTIFICATES).map_err(db)?;
+            txn.open_table(BLOCK_IDS).map_err(db)?;
+            txn.open_table(TRANSACTIONS).map_err(db)?;
+            txn.open_table(NONCES).map_err(db)?;
+            txn.open_table(LOG_NODES).map_err(db)?;
+        }
+        txn.commit().map_err(db)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Checks that the tip's block is stored and hashes to the tip's id.
+    fn check_tip(&self) -> Result<(), StoreError> {
+        let tip = self.tip()?;
+        if tip.height.0 == 0 {
+            return Ok(());
+        }
+        let (block, _) = self
+            .block(tip.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip block {} is missing", tip.height)))?;
+        if block.id() != tip.block_id {
+            return Err(StoreError::Corrupt(format!(
+                "block {} hashes to {}, the tip records {}",
+                tip.height,
+                block.id(),
+                tip.block_id
+            )));
+        }
+        if block.header.log_root != tip.log.root() || block.header.state_root != tip.state_root {
+            return Err(StoreError::Corrupt(format!("tip roots disagree with block {}", tip.height)));
+        }
+        Ok(())
+    }
+
+    /// The committed tip.
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        let bytes = self.meta("tip")?.ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        codec::decode(&bytes, 1024 * 1024).map_err(|e| StoreError::Corrupt(format!("tip: {e}")))
+    }
+
+    /// Writes a decided block and everything it changes in one durable transaction.
+    pub fn commit_block(&self, block: &Block, certificate: &CommitCertificate, effects: &BlockEffects) -> Result<(), StoreError> {
+        let height = block.header.height.0;
+        let block_id = block.id();
+        let mut txn = self.db.begin_write().map_err(db)?;
+        txn.set_durability(redb::Durability::Immediate).map_err(db)?;
+        {
+            txn.open_table(BLOCKS).map_err(db)?.insert(height, codec::encode(block).as_slice()).map_err(db)?;
+            txn.open_table(CERTIFICATES)
+                .map_err(db)?
+                .insert(height, codec::encode(certificate).as_slice())
+                .map_err(db)?;
+            txn.open_table(BLOCK_IDS).map_err(db)?.insert(block_id.0.as_bytes().as_slice(), height).map_err(db)?;
+            let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
+            for (tx, receipt) in block.transactions.iter().zip(&effects.receipts) {
+                let record = TxRecord {
+                    receipt: receipt.clone(),
+                    block_id,
+                };
+                txs.insert(tx.id().0.as_bytes().as_slice(), codec::encode(&record).as_slice()).map_err(db)?;
+            }
+            let mut participants = txn.open_table(PARTICIPANTS).map_err(db)?;
+            for (id, p) in &effects.participants {
+                participants.insert(id.as_str(), codec::encode(p).as_slice()).map_err(db)?;
+            }
+            let mut nonces = txn.open_table(NONCES).map_err(db)?;
+            for (signer, nonce) in &effects.nonces {
+                nonces.insert((signer.as_str(), nonce.0), ()).map_err(db)?;
+            }
+            let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
+            for (key, digest) in &effects.log_nodes {
+                nodes.insert((key.level, key.index), digest.as_bytes().as_slice()).map_err(db)?;
+            }
+            txn.open_table(META)
+                .map_err(db)?
+                .insert("tip", codec::encode(&effects.tip).as_slice())
+                .map_err(db)?;
+        }
+        txn.commit().map_err(db)
+    }
+
+    /// A reader over one consistent snapshot.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.db.begin_read().map_err(db)?,
+        })
+    }
+
+    /// The block at `height` with its certificate.
+    pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
+        self.reader()?.block(height)
+    }
+}
+
+/// A consistent read snapshot of the store.
+pub struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    /// The block at `height` with its certificate.
+    pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
+        Ok(match self.block_bytes(height)? {
+            Some((block, cert)) => Some((
+                codec::decode(&block, MAX_BLOCK_BYTES).map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))?,
+                codec::decode(&cert, MAX_BLOCK_BYTES).map_err(|e| StoreError::Corrupt(format!("certificate {height}: {e}")))?,
+            )),
+            None => None,
+        })
+    }
+
+    /// The raw block and certificate bytes at `height`.
+    pub fn block_bytes(&self, height: Height) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let blocks = self.txn.open_table(BLOCKS).map_err(db)?;
+        let Some(block) = blocks.get(height.0).map_err(db)? else {
+            return Ok(None);
+        };
+        let certs = self.txn.open_table(CERTIFICATES).map_err(db)?;
+        let cert = certs
+            .get(height.0)
+            .map_err(db)?
+            .ok_or_else(|| StoreError::Corrupt(format!("certificate {height} missing")))?;
+        Ok(Some((block.value().to_vec(), cert.value().to_vec())))
+    }
+
+    /// Where a committed transaction is.
+    pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
+        let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
+        match table.get(id.0.as_bytes().as_slice()).map_err(db)? {
+            Some(v) => Ok(Some(
+                codec::decode(v.value(), 1024 * 1024).map_err(|e| StoreError::Corrupt(format!("tx {id}: {e}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The proof of one committed transaction.
+    fn proven(&self, id: &TxId) -> Result<Option<ProvenTx>, StoreError> {
+        let Some(record) = self.tx(id)? else {
+            return Ok(None);
+        };
+        let (block, certificate) = self
+            .block(record.receipt.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", record.receipt.height)))?;
+        let transaction = block
+            .transactions
+            .get(record.receipt.index as usize)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("tx {id} not at its index")))?;
+        let inclusion = inclusion_proof(self, record.receipt.log_index, block.header.log_size)
+            .map_err(|e| StoreError::Corrupt(format!("inclusion proof for {id}: {e}")))?;
+        Ok(Some(ProvenTx {
+            transaction,
+            receipt: record.receipt,
+            inclusion,
+            header: block.header,
+            certificate,
+        }))
+    }
+
+    /// The proof bundle of a committed transaction, with its signer's registration if the signer
+    /// is not a founding agency.
+    pub fn bundle(&self, id: &TxId) -> Result<Option<ProofBundle>, StoreError> {
+        let Some(item) = self.proven(id)? else {
+            return Ok(None);
+        };
+        let signer = self
+            .participant(&item.transaction.tx.signer)?
+            .ok_or_else(|| StoreError::Corrupt(format!("signer {} of {id} unknown", item.transaction.tx.signer)))?;
+        let signer_registration = match signer.registered_by_tx {
+            Some(reg) => Some(
+                self.proven(&reg)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("registration {reg} missing")))?,
+            ),
+            None => None,
+        };
+        Ok(Some(ProofBundle {
+            version: BUNDLE_VERSION,
+            item,
+            signer_registration,
+        }))
+    }
+
+    /// A consistency proof between two log sizes.
+    pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, String> {
+        consistency_proof(self, from, to).map_err(|e| e.to_string())
+    }
+
+    /// A participant.
+    pub fn participant(&self, id: &ParticipantId) -> Result<Option<Participant>, StoreError> {
+        let table = self.txn.open_table(PARTICIPANTS).map_err(db)?;
+        match table.get(id.as_str()).map_err(db)? {
+            Some(v) => Ok(Some(
+                codec::decode(v.value(), 64 * 1024).map_err(|e| StoreError::Corrupt(format!("participant {id}: {e}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+impl StateView for Reader {
+    type Error = StoreError;
+
+    fn participant(&self, id: &ParticipantId) -> Result<Option<Participant>, StoreError> {
+        Reader::participant(self, id)
+    }
+
+    fn nonce_used(&self, signer: &ParticipantId, nonce: Nonce) -> Result<bool, StoreError> {
+        let table = self.txn.open_table(NONCES).map_err(db)?;
+        Ok(table.get((signer.as_str(), nonce.0)).map_err(db)?.is_some())
+    }
+
+    fn tx_committed(&self, id: &TxId) -> Result<bool, StoreError> {
+        let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
+        Ok(table.get(id.0.as_bytes().as_slice()).map_err(db)?.is_some())
+    }
+}
+
+impl NodeSource for Reader {
+    type Error = StoreError;
+
+    fn node(&self, key: NodeKey) -> Result<Option<Digest>, StoreError> {
+        let table = self.txn.open_table(LOG_NODES).map_err(db)?;
+        match table.get((key.level, key.index)).map_err(db)? {
+            Some(v) => Ok(Some(Digest(
+                v.value().try_into().map_err(|_| StoreError::Corrupt("log node length".into()))?,
+            ))),
+            None => Ok(None),
+        }
+    }
+}

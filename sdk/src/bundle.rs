@@ -1,0 +1,364 @@
+//! Proof bundles and their offline verification. A bundle carries everything a verifier needs
+//! besides the genesis: the transaction, its receipt, its inclusion proof to the log root, the
+//! header holding that root, and the commit certificate over the header; for a participant
+//! registered on the ledger, the same chain of proofs for its registration by an agency.
+//! Verification does no IO and returns what was proven, or the link that failed.
+
+use minicbor::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::block::{CertificateError, CommitCertificate, Header};
+use crate::codec::{self, CodecError};
+use crate::genesis::{Genesis, GenesisError};
+use crate::ids::{AgencyId, BlockId, ChainId, Height, ParticipantId, TxId};
+use crate::keys::PublicKey;
+use crate::merkle::{InclusionProof, MerkleError};
+use crate::tx::{Body, LogEntry, Outcome, Receipt, SignedTx};
+
+/// The current bundle format version.
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// One committed transaction with the proofs that it was committed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct ProvenTx {
+    /// The transaction.
+    #[n(0)]
+    pub transaction: SignedTx,
+    /// Its receipt.
+    #[n(1)]
+    pub receipt: Receipt,
+    /// Inclusion of its log entry in the log of `header`.
+    #[n(2)]
+    pub inclusion: InclusionProof,
+    /// The header whose log root the proof leads to.
+    #[n(3)]
+    pub header: Header,
+    /// The quorum's certificate over that header.
+    #[n(4)]
+    pub certificate: CommitCertificate,
+}
+
+/// A proof bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct ProofBundle {
+    /// Format version, [`BUNDLE_VERSION`].
+    #[n(0)]
+    pub version: u32,
+    /// The transaction being proven.
+    #[n(1)]
+    pub item: ProvenTx,
+    /// When the signer is a participant registered on the ledger (not a founding agency), the
+    /// proof of its registration by an agency, which binds its key.
+    #[n(2)]
+    pub signer_registration: Option<ProvenTx>,
+}
+
+impl ProofBundle {
+    /// Canonical CBOR bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes canonical CBOR, capped at [`codec::MAX_BUNDLE_BYTES`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
+        codec::decode(bytes, codec::MAX_BUNDLE_BYTES).map_err(VerifyError::Decode)
+    }
+
+    /// Reads a bundle in CBOR or JSON (recognised by its first byte).
+    pub fn parse(bytes: &[u8]) -> Result<Self, VerifyError> {
+        match bytes.first() {
+            Some(b'{') => {
+                if bytes.len() > codec::MAX_BUNDLE_BYTES * 3 {
+                    return Err(VerifyError::Decode(CodecError::TooLarge {
+                        limit: codec::MAX_BUNDLE_BYTES * 3,
+                        found: bytes.len(),
+                    }));
+                }
+                serde_json::from_slice(bytes).map_err(|e| VerifyError::Decode(CodecError::Malformed(e.to_string())))
+            }
+            _ => Self::from_bytes(bytes),
+        }
+    }
+}
+
+/// What a verified bundle proves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proven {
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// Who signed it.
+    pub signer: ParticipantId,
+    /// With which key.
+    pub signer_key: PublicKey,
+    /// How that key is known: a founding agency's admin key in the genesis, or registered on the
+    /// ledger by an agency at a height.
+    pub signer_key_source: String,
+    /// What it did.
+    pub body: Body,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// The height of its block.
+    pub height: Height,
+    /// Its block.
+    pub block_id: BlockId,
+    /// The block's time, milliseconds since the Unix epoch.
+    pub block_time_ms: u64,
+    /// Its position in the log.
+    pub log_index: u64,
+    /// The log size at that block.
+    pub log_size: u64,
+    /// The agencies whose precommits certify the block.
+    pub certified_by: Vec<AgencyId>,
+}
+
+/// The link of a bundle that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The genesis itself is not valid.
+    #[error("link 'genesis' failed: {0}")]
+    Genesis(#[from] GenesisError),
+    /// The bundle is not decodable.
+    #[error("link 'encoding' failed: {0}")]
+    Decode(CodecError),
+    /// Unknown bundle version.
+    #[error("link 'encoding' failed: bundle version {0} is not supported (expected {BUNDLE_VERSION})")]
+    Version(u32),
+    /// The transaction or header names another federation.
+    #[error("link 'chain' failed: {what} is for chain {found}, the genesis is chain {expected}")]
+    WrongChain {
+        /// Which part.
+        what: &'static str,
+        /// The genesis's chain id.
+        expected: ChainId,
+        /// The part's chain id.
+        found: ChainId,
+    },
+    /// The transaction's signature does not verify.
+    #[error("link 'signature' failed: the signature of transaction {tx} does not verify against {signer}'s key {key}")]
+    Signature {
+        /// The transaction.
+        tx: TxId,
+        /// Its signer.
+        signer: ParticipantId,
+        /// The key checked.
+        key: PublicKey,
+    },
+    /// The signer's key cannot be established.
+    #[error("link 'signer' failed: {0}")]
+    Signer(String),
+    /// The signer's registration proof failed.
+    #[error("link 'signer registration' failed: {0}")]
+    Registration(Box<VerifyError>),
+    /// The receipt does not match the proof or header.
+    #[error("link 'receipt' failed: {0}")]
+    Receipt(String),
+    /// The inclusion proof does not lead to the header's log root.
+    #[error("link 'inclusion proof' failed: {0}")]
+    Inclusion(#[from] MerkleError),
+    /// The header does not belong to the genesis validator set.
+    #[error("link 'header' failed: {0}")]
+    Header(String),
+    /// The certificate does not certify the header.
+    #[error("link 'certificate' failed: {0}")]
+    Certificate(#[from] CertificateError),
+}
+
+impl VerifyError {
+    /// The name of the failed link.
+    pub fn link(&self) -> &'static str {
+        match self {
+            VerifyError::Genesis(_) => "genesis",
+            VerifyError::Decode(_) | VerifyError::Version(_) => "encoding",
+            VerifyError::WrongChain { .. } => "chain",
+            VerifyError::Signature { .. } => "signature",
+            VerifyError::Signer(_) => "signer",
+            VerifyError::Registration(_) => "signer registration",
+            VerifyError::Receipt(_) => "receipt",
+            VerifyError::Inclusion(_) => "inclusion proof",
+            VerifyError::Header(_) => "header",
+            VerifyError::Certificate(_) => "certificate",
+        }
+    }
+}
+
+/// Checks a certified header against the genesis: chain, validator set and quorum certificate.
+/// Returns the agencies that certified it.
+pub fn verify_certified_header(
+    genesis: &Genesis,
+    chain_id: &ChainId,
+    header: &Header,
+    certificate: &CommitCertificate,
+) -> Result<Vec<AgencyId>, VerifyError> {
+    if &header.chain_id != chain_id {
+        return Err(VerifyError::WrongChain {
+            what: "header",
+            expected: *chain_id,
+            found: header.chain_id,
+        });
+    }
+    // Membership does not change yet: every height is certified by the founding set.
+    let validators = genesis.content.validator_set();
+    if header.validators_hash != validators.hash() {
+        return Err(VerifyError::Header(format!(
+            "header at height {} names validator set {}, the genesis set is {}",
+            header.height,
+            header.validators_hash,
+            validators.hash()
+        )));
+    }
+    if header.next_validators_hash != validators.hash() {
+        return Err(VerifyError::Header(format!(
+            "header at height {} names next validator set {}, which no certified change introduced",
+            header.height, header.next_validators_hash
+        )));
+    }
+    if validators.get(&header.proposer).is_none() {
+        return Err(VerifyError::Header(format!(
+            "proposer {} of height {} is not a validator",
+            header.proposer, header.height
+        )));
+    }
+    Ok(certificate.verify(chain_id, header.height, &header.id(), &validators)?)
+}
+
+/// Verifies the proofs of one transaction, given the key its signer signs with.
+fn verify_proven(
+    genesis: &Genesis,
+    chain_id: &ChainId,
+    proven: &ProvenTx,
+    key: &PublicKey,
+) -> Result<Vec<AgencyId>, VerifyError> {
+    let tx = &proven.transaction;
+    if &tx.tx.chain_id != chain_id {
+        return Err(VerifyError::WrongChain {
+            what: "transaction",
+            expected: *chain_id,
+            found: tx.tx.chain_id,
+        });
+    }
+    let tx_id = tx.id();
+    tx.verify_signature(key).map_err(|_| VerifyError::Signature {
+        tx: tx_id,
+        signer: tx.tx.signer.clone(),
+        key: *key,
+    })?;
+    let receipt = &proven.receipt;
+    if receipt.height != proven.header.height {
+        return Err(VerifyError::Receipt(format!(
+            "receipt says height {}, the header is height {}",
+            receipt.height, proven.header.height
+        )));
+    }
+    if receipt.log_index != proven.inclusion.leaf_index {
+        return Err(VerifyError::Receipt(format!(
+            "receipt says log position {}, the proof is for position {}",
+            receipt.log_index, proven.inclusion.leaf_index
+        )));
+    }
+    if proven.inclusion.tree_size != proven.header.log_size {
+        return Err(VerifyError::Receipt(format!(
+            "proof is for a log of {} entries, the header's log has {}",
+            proven.inclusion.tree_size, proven.header.log_size
+        )));
+    }
+    let leaf = LogEntry {
+        tx_id,
+        receipt: receipt.clone(),
+    }
+    .leaf_hash();
+    proven.inclusion.verify(&leaf, &proven.header.log_root)?;
+    verify_certified_header(genesis, chain_id, &proven.header, &proven.certificate)
+}
+
+/// Verifies `bundle` against `genesis`, offline.
+pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, VerifyError> {
+    let chain_id = genesis.verify()?;
+    if bundle.version != BUNDLE_VERSION {
+        return Err(VerifyError::Version(bundle.version));
+    }
+    let item = &bundle.item;
+    let signer = &item.transaction.tx.signer;
+    let founder = genesis
+        .content
+        .agencies
+        .iter()
+        .find(|card| card.agency.as_str() == signer.as_str());
+    let (key, source) = match (founder, &bundle.signer_registration) {
+        (Some(card), None) => (card.admin_key, format!("admin key of founding agency {}, in the genesis", card.agency)),
+        (Some(_), Some(_)) => {
+            return Err(VerifyError::Signer(format!(
+                "{signer} is a founding agency, whose key is in the genesis; the bundle must not carry a registration"
+            )));
+        }
+        (None, None) => {
+            return Err(VerifyError::Signer(format!(
+                "{signer} is not a founding agency and the bundle carries no proof of its registration"
+            )));
+        }
+        (None, Some(registration)) => {
+            let registrar = &registration.transaction.tx.signer;
+            let card = genesis
+                .content
+                .agencies
+                .iter()
+                .find(|card| card.agency.as_str() == registrar.as_str())
+                .ok_or_else(|| {
+                    VerifyError::Registration(Box::new(VerifyError::Signer(format!(
+                        "registration of {signer} is signed by {registrar}, which is not a founding agency"
+                    ))))
+                })?;
+            verify_proven(genesis, &chain_id, registration, &card.admin_key)
+                .map_err(|e| VerifyError::Registration(Box::new(e)))?;
+            if registration.receipt.outcome != Outcome::Accepted {
+                return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
+                    "the registration was rejected by the ledger".into(),
+                ))));
+            }
+            match &registration.transaction.tx.body {
+                Body::RegisterParticipant { id, public_key, .. } if id == signer => {
+                    if registration.receipt.height >= item.receipt.height
+                        && !(registration.receipt.height == item.receipt.height
+                            && registration.receipt.index < item.receipt.index)
+                    {
+                        return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(format!(
+                            "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
+                            registration.receipt.height,
+                            registration.receipt.index,
+                            item.receipt.height,
+                            item.receipt.index
+                        )))));
+                    }
+                    (
+                        *public_key,
+                        format!(
+                            "registered on the ledger by {} at height {}",
+                            registrar, registration.receipt.height
+                        ),
+                    )
+                }
+                _ => {
+                    return Err(VerifyError::Registration(Box::new(VerifyError::Signer(format!(
+                        "the registration transaction does not register {signer}"
+                    )))));
+                }
+            }
+        }
+    };
+    let certified_by = verify_proven(genesis, &chain_id, item, &key)?;
+    Ok(Proven {
+        tx_id: item.transaction.id(),
+        signer: signer.clone(),
+        signer_key: key,
+        signer_key_source: source,
+        body: item.transaction.tx.body.clone(),
+        outcome: item.receipt.outcome.clone(),
+        height: item.header.height,
+        block_id: item.header.id(),
+        block_time_ms: item.header.time_ms,
+        log_index: item.receipt.log_index,
+        log_size: item.header.log_size,
+        certified_by,
+    })
+}

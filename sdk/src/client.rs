@@ -1,0 +1,171 @@
+//! A typed, blocking HTTP client for a Caravan node, used by the `caravan` CLI, the testnet and
+//! the tests. Errors keep the node's machine-readable reason.
+
+use std::time::Duration;
+
+use crate::api::{ApiError, CertifiedBlock, Checkpoint, Health, TxStatus};
+use crate::bundle::ProofBundle;
+use crate::ids::{Height, TxId};
+use crate::merkle::ConsistencyProof;
+use crate::tx::SignedTx;
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node answered with an error.
+    #[error("{url}: HTTP {status} {}: {}", api.error, api.detail)]
+    Api {
+        /// The URL called.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The node's reason.
+        api: ApiError,
+    },
+    /// The node could not be reached or answered nonsense.
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The URL called.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The node's machine-readable reason, if it answered with one.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { api, .. } => Some(&api.error),
+            ClientError::Transport { .. } => None,
+        }
+    }
+
+    /// The HTTP status, if the node answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Transport { .. } => None,
+        }
+    }
+}
+
+/// A client for one node.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client for the node at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Self {
+        Self::with_timeout(base_url, Duration::from_secs(60))
+    }
+
+    /// A client whose calls give up after `timeout`.
+    pub fn with_timeout(base_url: &str, timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Client {
+            base: base_url.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn finish(&self, url: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Vec<u8>, ClientError> {
+        let transport = |reason: String| ClientError::Transport {
+            url: url.to_string(),
+            reason,
+        };
+        let mut response = response.map_err(|e| transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| transport(e.to_string()))?;
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        let api = serde_json::from_slice::<ApiError>(&body).unwrap_or_else(|_| ApiError {
+            error: "http_error".into(),
+            detail: String::from_utf8_lossy(&body).chars().take(500).collect(),
+        });
+        Err(ClientError::Api {
+            url: url.to_string(),
+            status,
+            api,
+        })
+    }
+
+    fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let body = self.finish(&url, self.agent.get(&url).call())?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
+            url,
+            reason: format!("unexpected answer: {e}"),
+        })
+    }
+
+    /// Submits raw bytes with a content type (for tests of hostile input).
+    pub fn submit_raw(&self, content_type: &str, body: &[u8], wait: bool) -> Result<TxStatus, ClientError> {
+        let url = format!("{}/v1/tx{}", self.base, if wait { "?wait=commit" } else { "" });
+        let response = self.agent.post(&url).header("content-type", content_type).send(body);
+        let body = self.finish(&url, response)?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
+            url,
+            reason: format!("unexpected answer: {e}"),
+        })
+    }
+
+    /// Submits a signed transaction (canonical CBOR). With `wait`, returns once it is in a
+    /// durable, certified block on this node.
+    pub fn submit(&self, tx: &SignedTx, wait: bool) -> Result<TxStatus, ClientError> {
+        self.submit_raw("application/cbor", &tx.to_bytes(), wait)
+    }
+
+    /// Where a transaction stands.
+    pub fn tx_status(&self, id: &TxId) -> Result<TxStatus, ClientError> {
+        self.get_json(&format!("/v1/tx/{id}"))
+    }
+
+    /// The proof bundle of a committed transaction.
+    pub fn proof(&self, id: &TxId) -> Result<ProofBundle, ClientError> {
+        let url = format!("{}/v1/proof/tx/{id}?format=cbor", self.base);
+        let body = self.finish(&url, self.agent.get(&url).call())?;
+        ProofBundle::from_bytes(&body).map_err(|e| ClientError::Transport {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The latest certified header.
+    pub fn checkpoint(&self) -> Result<Checkpoint, ClientError> {
+        self.get_json("/v1/checkpoint")
+    }
+
+    /// A block and its certificate.
+    pub fn block(&self, height: Height) -> Result<CertifiedBlock, ClientError> {
+        self.get_json(&format!("/v1/blocks/{height}"))
+    }
+
+    /// A consistency proof between two log sizes.
+    pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ClientError> {
+        self.get_json(&format!("/v1/consistency?from={from}&to={to}"))
+    }
+
+    /// The node's health.
+    pub fn health(&self) -> Result<Health, ClientError> {
+        self.get_json("/health")
+    }
+}

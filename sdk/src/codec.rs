@@ -1,0 +1,115 @@
+//! Canonical CBOR. Everything that is signed or hashed is encoded with minicbor (integer keys,
+//! definite lengths, no floats, no maps) and decoding is strict: the input is size-capped before
+//! decoding and must re-encode to the very same bytes, so one value has exactly one encoding.
+
+use minicbor::{Decode, Encode};
+
+/// The largest transaction the protocol accepts, in bytes of canonical CBOR.
+pub const MAX_TRANSACTION_BYTES: usize = 64 * 1024;
+/// The largest proof bundle a verifier reads, in bytes.
+pub const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
+/// The largest block a node decodes, in bytes.
+pub const MAX_BLOCK_BYTES: usize = 32 * 1024 * 1024;
+/// The largest genesis a node or verifier reads, in bytes.
+pub const MAX_GENESIS_BYTES: usize = 1024 * 1024;
+
+/// Why bytes could not be decoded as the canonical encoding of a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The input is larger than the cap for its kind.
+    #[error("input is {found} bytes, the limit is {limit}")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+        /// The input's size.
+        found: usize,
+    },
+    /// The input is not valid CBOR for the expected type.
+    #[error("malformed cbor: {0}")]
+    Malformed(String),
+    /// The input decodes, but is not the canonical encoding of what it decodes to.
+    #[error("non-canonical cbor: {found} bytes decode to a value whose canonical encoding is {canonical} bytes")]
+    NonCanonical {
+        /// Input size.
+        found: usize,
+        /// Size of the canonical encoding.
+        canonical: usize,
+    },
+}
+
+/// Encodes `value` canonically.
+pub fn encode<T: Encode<()>>(value: &T) -> Vec<u8> {
+    // Writing into a Vec cannot fail, and none of our Encode impls return errors: a failure
+    // here is a programming error, not an input error.
+    minicbor::to_vec(value).expect("encoding into memory cannot fail")
+}
+
+/// Decodes `bytes` as the canonical encoding of a `T`, refusing inputs larger than `limit`.
+pub fn decode<T>(bytes: &[u8], limit: usize) -> Result<T, CodecError>
+where
+    T: for<'b> Decode<'b, ()> + Encode<()>,
+{
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            limit,
+            found: bytes.len(),
+        });
+    }
+    let value: T = minicbor::decode(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    let canonical = encode(&value);
+    if canonical != bytes {
+        return Err(CodecError::NonCanonical {
+            found: bytes.len(),
+            canonical: canonical.len(),
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    #[cbor(array)]
+    struct Sample {
+        #[n(0)]
+        a: u64,
+        #[n(1)]
+        b: String,
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = Sample { a: 7, b: "x".into() };
+        let bytes = encode(&s);
+        assert_eq!(decode::<Sample>(&bytes, 100), Ok(s));
+    }
+
+    #[test]
+    fn rejects_trailing_bytes_and_long_forms() {
+        let mut bytes = encode(&Sample { a: 7, b: "x".into() });
+        bytes.push(0);
+        assert!(matches!(decode::<Sample>(&bytes, 100), Err(CodecError::NonCanonical { .. })));
+        // 7 encoded in the two-byte form (0x18 0x07) instead of the one-byte form.
+        let long = [0x82, 0x18, 0x07, 0x61, b'x'];
+        assert!(matches!(decode::<Sample>(&long, 100), Err(CodecError::NonCanonical { .. })));
+        // An indefinite-length array.
+        let indefinite = [0x9f, 0x07, 0x61, b'x', 0xff];
+        assert!(decode::<Sample>(&indefinite, 100).is_err());
+    }
+
+    #[test]
+    fn rejects_oversized_before_decoding() {
+        let bytes = encode(&Sample { a: 1, b: "y".repeat(50) });
+        assert_eq!(
+            decode::<Sample>(&bytes, 10),
+            Err(CodecError::TooLarge { limit: 10, found: bytes.len() })
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(matches!(decode::<Sample>(&[0xff, 0x00], 100), Err(CodecError::Malformed(_))));
+    }
+}

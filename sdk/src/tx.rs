@@ -1,0 +1,468 @@
+//! Transactions: the signed envelope, the bodies it can carry, and the receipt each one gets when
+//! it is executed. The id of a transaction is the hash of its unsigned canonical bytes; the
+//! signature covers those bytes under their own domain.
+
+use minicbor::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::hash::{Digest, Domain, hash};
+use crate::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
+use crate::keys::{Keypair, PublicKey, Signature};
+
+/// What a participant may do. Each body kind names the roles allowed to submit it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize)]
+#[cbor(index_only)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Registers participants and issues SCO codes.
+    #[n(0)]
+    Registry,
+    /// Attests credit records.
+    #[n(1)]
+    Credit,
+    /// A customs administration.
+    #[n(2)]
+    Customs,
+    /// A border agency.
+    #[n(3)]
+    Border,
+    /// A rail operator.
+    #[n(4)]
+    Rail,
+    /// A bank.
+    #[n(5)]
+    Bank,
+    /// A carrier (shipping line, airline, road haulier).
+    #[n(6)]
+    Carrier,
+    /// A freight forwarder.
+    #[n(7)]
+    Forwarder,
+    /// A customs declarant.
+    #[n(8)]
+    Declarant,
+    /// A trading enterprise (exporter, importer).
+    #[n(9)]
+    Enterprise,
+}
+
+impl Role {
+    /// Roles whose holders may anchor records.
+    pub const RECORD_ANCHORING: [Role; 8] = [
+        Role::Customs,
+        Role::Border,
+        Role::Rail,
+        Role::Bank,
+        Role::Carrier,
+        Role::Forwarder,
+        Role::Declarant,
+        Role::Enterprise,
+    ];
+}
+
+/// The record kinds a generic anchored record may have.
+pub const RECORD_KINDS: [&str; 9] = [
+    "commercial_invoice",
+    "customs_declaration",
+    "bill_of_lading",
+    "rail_consignment_note",
+    "air_waybill",
+    "packing_list",
+    "certificate_of_origin",
+    "equipment_interchange_receipt",
+    "generic",
+];
+
+/// Limits on a record's metadata.
+pub const MAX_METADATA_ENTRIES: usize = 32;
+/// Longest metadata key, in bytes.
+pub const MAX_METADATA_KEY: usize = 64;
+/// Longest metadata value, in bytes.
+pub const MAX_METADATA_VALUE: usize = 512;
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// An agency with the registry role registers a participant.
+    #[n(0)]
+    RegisterParticipant {
+        /// The new participant's id.
+        #[n(0)]
+        id: ParticipantId,
+        /// Its legal or display name.
+        #[n(1)]
+        name: String,
+        /// Its roles, sorted, without duplicates.
+        #[n(2)]
+        roles: Vec<Role>,
+        /// The key it signs with.
+        #[n(3)]
+        public_key: PublicKey,
+    },
+    /// A registered participant anchors a signed record.
+    #[n(1)]
+    AnchorRecord {
+        /// One of [`RECORD_KINDS`].
+        #[n(0)]
+        kind: String,
+        /// Hash of the original document, which stays with its owner.
+        #[n(1)]
+        document_hash: Digest,
+        /// Key-value metadata, sorted by key, keys unique.
+        #[n(2)]
+        metadata: Vec<(String, String)>,
+    },
+}
+
+impl Body {
+    /// The roles allowed to submit this body.
+    pub fn allowed_roles(&self) -> &'static [Role] {
+        match self {
+            Body::RegisterParticipant { .. } => &[Role::Registry],
+            Body::AnchorRecord { .. } => &Role::RECORD_ANCHORING,
+        }
+    }
+
+    /// Checks the body on its own, without state.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        match self {
+            Body::RegisterParticipant { name, roles, .. } => {
+                if name.trim().is_empty() || name.len() > 256 {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!("participant name must be 1 to 256 bytes, found {}", name.len()),
+                    ));
+                }
+                if roles.is_empty() || !roles.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "roles must be non-empty, sorted and without duplicates",
+                    ));
+                }
+                Ok(())
+            }
+            Body::AnchorRecord { kind, metadata, .. } => {
+                if !RECORD_KINDS.contains(&kind.as_str()) {
+                    return Err(Rejection::new(
+                        RejectReason::UnknownRecordKind,
+                        format!("unknown record kind {kind:?}; expected one of {}", RECORD_KINDS.join(", ")),
+                    ));
+                }
+                if metadata.len() > MAX_METADATA_ENTRIES {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!("{} metadata entries, at most {MAX_METADATA_ENTRIES}", metadata.len()),
+                    ));
+                }
+                for (key, value) in metadata {
+                    if key.is_empty() || key.len() > MAX_METADATA_KEY || value.len() > MAX_METADATA_VALUE {
+                        return Err(Rejection::new(
+                            RejectReason::InvalidBody,
+                            format!("metadata key {key:?}: keys are 1 to {MAX_METADATA_KEY} bytes, values at most {MAX_METADATA_VALUE}"),
+                        ));
+                    }
+                }
+                if !metadata.windows(2).all(|w| w[0].0 < w[1].0) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "metadata keys must be unique and sorted",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct UnsignedTx {
+    /// The federation this transaction is for.
+    #[n(0)]
+    pub chain_id: ChainId,
+    /// Who signs it.
+    #[n(1)]
+    pub signer: ParticipantId,
+    /// The signer's counter; each value usable once.
+    #[n(2)]
+    pub nonce: Nonce,
+    /// What it does.
+    #[n(3)]
+    pub body: Body,
+}
+
+impl UnsignedTx {
+    /// The transaction id: the hash of the canonical unsigned bytes.
+    pub fn id(&self) -> TxId {
+        TxId(hash(Domain::Transaction, &codec::encode(self)))
+    }
+
+    /// The digest the signer signs.
+    pub fn signing_digest(&self) -> Digest {
+        hash(Domain::TransactionSignature, &codec::encode(self))
+    }
+
+    /// Signs with `key`.
+    pub fn sign(self, key: &Keypair) -> SignedTx {
+        let signature = key.sign(&self.signing_digest());
+        SignedTx { tx: self, signature }
+    }
+}
+
+/// A transaction with its signature.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct SignedTx {
+    /// The signed content.
+    #[n(0)]
+    pub tx: UnsignedTx,
+    /// Ed25519 over [`UnsignedTx::signing_digest`].
+    #[n(1)]
+    pub signature: Signature,
+}
+
+impl SignedTx {
+    /// The transaction id.
+    pub fn id(&self) -> TxId {
+        self.tx.id()
+    }
+
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes canonical bytes, capped at [`codec::MAX_TRANSACTION_BYTES`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Rejection> {
+        codec::decode(bytes, codec::MAX_TRANSACTION_BYTES).map_err(Rejection::from_codec)
+    }
+
+    /// Verifies the signature against `key`.
+    pub fn verify_signature(&self, key: &PublicKey) -> Result<(), Rejection> {
+        key.verify(&self.tx.signing_digest(), &self.signature).map_err(|_| {
+            Rejection::new(
+                RejectReason::BadSignature,
+                format!("signature does not verify against {}'s key {key}", self.tx.signer),
+            )
+        })
+    }
+}
+
+/// Why a transaction was refused: machine-readable, stable across versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[cbor(index_only)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The signature does not verify.
+    #[n(0)]
+    BadSignature,
+    /// The signer is not a registered participant.
+    #[n(1)]
+    UnknownSigner,
+    /// The signer lacks the role this body needs.
+    #[n(2)]
+    MissingRole,
+    /// This exact transaction was already committed or is pending.
+    #[n(3)]
+    Replayed,
+    /// The signer already used this nonce.
+    #[n(4)]
+    NonceUsed,
+    /// The transaction names another federation.
+    #[n(5)]
+    WrongChain,
+    /// The bytes are not a transaction.
+    #[n(6)]
+    Malformed,
+    /// The bytes decode but are not canonical.
+    #[n(7)]
+    NonCanonical,
+    /// Too many bytes.
+    #[n(8)]
+    TooLarge,
+    /// The record kind is not one the protocol knows.
+    #[n(9)]
+    UnknownRecordKind,
+    /// The body breaks a rule of its kind.
+    #[n(10)]
+    InvalidBody,
+    /// The participant id is taken.
+    #[n(11)]
+    DuplicateParticipant,
+    /// The node's pending pool is full; retry later.
+    #[n(12)]
+    MempoolFull,
+}
+
+impl RejectReason {
+    /// The reason's stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::BadSignature => "bad_signature",
+            RejectReason::UnknownSigner => "unknown_signer",
+            RejectReason::MissingRole => "missing_role",
+            RejectReason::Replayed => "replayed",
+            RejectReason::NonceUsed => "nonce_used",
+            RejectReason::WrongChain => "wrong_chain",
+            RejectReason::Malformed => "malformed",
+            RejectReason::NonCanonical => "non_canonical",
+            RejectReason::TooLarge => "too_large",
+            RejectReason::UnknownRecordKind => "unknown_record_kind",
+            RejectReason::InvalidBody => "invalid_body",
+            RejectReason::DuplicateParticipant => "duplicate_participant",
+            RejectReason::MempoolFull => "mempool_full",
+        }
+    }
+}
+
+/// A refusal: the machine-readable reason and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize, thiserror::Error)]
+#[cbor(array)]
+#[error("{}: {detail}", reason.as_str())]
+pub struct Rejection {
+    /// The reason.
+    #[n(0)]
+    pub reason: RejectReason,
+    /// What was expected and what was found.
+    #[n(1)]
+    pub detail: String,
+}
+
+impl Rejection {
+    /// A rejection for `reason`.
+    pub fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// Maps a decoding failure to its rejection.
+    pub fn from_codec(error: codec::CodecError) -> Self {
+        let reason = match &error {
+            codec::CodecError::TooLarge { .. } => RejectReason::TooLarge,
+            codec::CodecError::Malformed(_) => RejectReason::Malformed,
+            codec::CodecError::NonCanonical { .. } => RejectReason::NonCanonical,
+        };
+        Rejection::new(reason, error.to_string())
+    }
+}
+
+/// How execution ended for one transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied to the state.
+    #[n(0)]
+    Accepted,
+    /// Ordered but not applied, with the reason.
+    #[n(1)]
+    Rejected {
+        /// Why.
+        #[n(0)]
+        rejection: Rejection,
+    },
+}
+
+/// Where and how a transaction was committed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct Receipt {
+    /// The block.
+    #[n(0)]
+    pub height: Height,
+    /// Position in the block.
+    #[n(1)]
+    pub index: u32,
+    /// Position in the Merkle log of all committed transactions.
+    #[n(2)]
+    pub log_index: u64,
+    /// The result.
+    #[n(3)]
+    pub outcome: Outcome,
+}
+
+/// One leaf of the Merkle log: a transaction id and its receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(array)]
+pub struct LogEntry {
+    /// The transaction.
+    #[n(0)]
+    pub tx_id: TxId,
+    /// Its receipt.
+    #[n(1)]
+    pub receipt: Receipt,
+}
+
+impl LogEntry {
+    /// The leaf hash of this entry.
+    pub fn leaf_hash(&self) -> Digest {
+        crate::merkle::leaf_hash(&codec::encode(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &Keypair) -> SignedTx {
+        UnsignedTx {
+            chain_id: ChainId(Digest([1; 32])),
+            signer: ParticipantId::new("CN-EXPORTER-1").expect("id"),
+            nonce: Nonce(1),
+            body: Body::AnchorRecord {
+                kind: "commercial_invoice".into(),
+                document_hash: Digest([2; 32]),
+                metadata: vec![("number".into(), "INV-1".into())],
+            },
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn signed_round_trip_and_signature() {
+        let key = Keypair::from_seed(&[5; 32]);
+        let tx = sample(&key);
+        let back = SignedTx::from_bytes(&tx.to_bytes()).expect("decode");
+        assert_eq!(back, tx);
+        assert!(back.verify_signature(&key.public()).is_ok());
+        let other = Keypair::from_seed(&[6; 32]);
+        assert_eq!(
+            back.verify_signature(&other.public()).map_err(|r| r.reason),
+            Err(RejectReason::BadSignature)
+        );
+        let json = serde_json::to_string(&tx).expect("json");
+        let from_json: SignedTx = serde_json::from_str(&json).expect("from json");
+        assert_eq!(from_json.id(), tx.id());
+    }
+
+    #[test]
+    fn body_validation() {
+        let bad_kind = Body::AnchorRecord {
+            kind: "poem".into(),
+            document_hash: Digest::ZERO,
+            metadata: vec![],
+        };
+        assert_eq!(bad_kind.validate().map_err(|r| r.reason), Err(RejectReason::UnknownRecordKind));
+        let unsorted = Body::AnchorRecord {
+            kind: "generic".into(),
+            document_hash: Digest::ZERO,
+            metadata: vec![("b".into(), "1".into()), ("a".into(), "2".into())],
+        };
+        assert_eq!(unsorted.validate().map_err(|r| r.reason), Err(RejectReason::InvalidBody));
+    }
+
+    #[test]
+    fn malformed_and_non_canonical_bytes() {
+        assert_eq!(SignedTx::from_bytes(&[0x01]).map_err(|r| r.reason), Err(RejectReason::Malformed));
+        let key = Keypair::from_seed(&[5; 32]);
+        let mut bytes = sample(&key).to_bytes();
+        bytes.push(0x00);
+        assert_eq!(SignedTx::from_bytes(&bytes).map_err(|r| r.reason), Err(RejectReason::NonCanonical));
+        let big = vec![0u8; codec::MAX_TRANSACTION_BYTES + 1];
+        assert_eq!(SignedTx::from_bytes(&big).map_err(|r| r.reason), Err(RejectReason::TooLarge));
+    }
+}

@@ -1,0 +1,1 @@
+//! Caravan end-to-end tests live in tests/it.
