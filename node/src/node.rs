@@ -295,10 +295,25 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {
             info!("interrupted; stopping");
         }
+        _ = terminated() => {
+            info!("terminated; stopping");
+        }
     }
     // Give the WAL and store a moment to settle their last writes before exit.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// Resolves when the process receives SIGTERM (never on platforms without it).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 /// The socket address to bind for `api_url` (`http://host:port`).

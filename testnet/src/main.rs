@@ -1,1 +1,5 @@
-fn main(){}
+//! `caravan-testnet`: start a local federation or run the demo.
+
+fn main() -> anyhow::Result<()> {
+    caravan_testnet::cli::main()
+}

@@ -1,0 +1,354 @@
+//! A local federation of real node processes on loopback: keys and a signed genesis made by the
+//! real ceremony, one OS process per agency, health checks, kill and restart. Used by
+//! `caravan-testnet up`, the demo and the end-to-end tests.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+
+use caravan_genesis::{AgencyInfo, assemble, keygen};
+use caravan_sdk::client::Client;
+use caravan_sdk::genesis::{Genesis, Params};
+use caravan_sdk::ids::{AgencyId, ChainId, Height};
+use caravan_sdk::keys::{Keypair, read_key_file};
+use caravan_sdk::tx::Role;
+
+/// The agencies of a federation, in order: the demo's four, then generic ones.
+pub const AGENCIES: [(&str, &str, &str); 4] = [
+    ("CN-QDG-CUSTOMS", "Qingdao Customs", "CN"),
+    ("KZ-KGS-CUSTOMS", "State Revenue Committee of Kazakhstan, Khorgos customs", "KZ"),
+    ("UZ-TAS-CUSTOMS", "Customs Committee of Uzbekistan, Tashkent", "UZ"),
+    ("RU-FBS-BORDER", "Russian border agency, Zabaikalsk", "RU"),
+];
+
+/// How to start a node process.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    /// The program.
+    pub program: PathBuf,
+    /// Arguments before the node's own (e.g. `node` for the testnet binary).
+    pub prefix: Vec<String>,
+}
+
+impl Launcher {
+    /// This executable, re-run with the hidden `node` subcommand.
+    pub fn current_exe() -> anyhow::Result<Self> {
+        Ok(Launcher {
+            program: std::env::current_exe().context("locating this executable")?,
+            prefix: vec!["node".into()],
+        })
+    }
+}
+
+/// One node of the federation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its agency.
+    pub agency: AgencyId,
+    /// Its API URL.
+    pub api_url: String,
+    /// Its data folder.
+    pub home: PathBuf,
+    /// Its key folder.
+    pub keys: PathBuf,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The process id while it runs.
+    pub pid: Option<u32>,
+}
+
+/// What `up` writes to `DIR/testnet.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TestnetFile {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// The nodes.
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// A running (or stopped) local federation.
+pub struct Federation {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The genesis file.
+    pub genesis_path: PathBuf,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The nodes.
+    pub nodes: Vec<NodeInfo>,
+    children: Vec<Option<Child>>,
+    launcher: Launcher,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Federation {
+    /// Creates keys and a signed genesis for `validators` agencies in `dir` (which must not hold
+    /// a federation already), running each agency's ceremony steps separately.
+    pub fn create(dir: &Path, validators: usize, launcher: Launcher) -> anyhow::Result<Self> {
+        if validators == 0 {
+            bail!("a federation needs at least one validator");
+        }
+        if dir.join("genesis.json").exists() {
+            bail!("{} already holds a federation; use another --dir or run `down` and remove it", dir.display());
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut cards = Vec::new();
+        let mut nodes = Vec::new();
+        for i in 0..validators {
+            let (id, name, country) = match AGENCIES.get(i) {
+                Some(&(id, name, country)) => (id.to_string(), name.to_string(), country.to_string()),
+                None => (format!("XX-AGENCY-{i}"), format!("Agency {i}"), "KG".to_string()),
+            };
+            let agency = AgencyId::new(id)?;
+            let node_dir = dir.join(format!("node{i}"));
+            let keys = node_dir.join("keys");
+            let api_url = format!("http://127.0.0.1:{}", free_port()?);
+            let info = AgencyInfo {
+                agency: agency.clone(),
+                name,
+                country,
+                roles: vec![Role::Registry, Role::Credit, if i == 3 { Role::Border } else { Role::Customs }],
+                p2p_address: format!("127.0.0.1:{}", free_port()?),
+                api_url: api_url.clone(),
+            };
+            let out = keygen(&info, &keys).with_context(|| format!("keygen for {agency}"))?;
+            cards.push(out.card);
+            nodes.push(NodeInfo {
+                agency,
+                api_url,
+                home: node_dir.join("data"),
+                keys,
+                log: node_dir.join("node.log"),
+                pid: None,
+            });
+        }
+        let mut genesis = assemble("caravan-local", "2026-11-26T00:00:00Z", cards, Params::default())?;
+        let genesis_path = dir.join("genesis.json");
+        genesis.write(&genesis_path)?;
+        for node in &nodes {
+            genesis = caravan_genesis::sign_file(&genesis_path, &node.agency, &node.keys.join("admin.key"))?;
+        }
+        genesis.verify()?;
+        let children = nodes.iter().map(|_| None).collect();
+        Ok(Federation {
+            dir: dir.to_path_buf(),
+            genesis_path,
+            genesis,
+            nodes,
+            children,
+            launcher,
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> ChainId {
+        self.genesis.chain_id()
+    }
+
+    /// A client for node `i`.
+    pub fn client(&self, i: usize) -> Client {
+        Client::with_timeout(&self.nodes[i].api_url, Duration::from_secs(60))
+    }
+
+    /// The admin key of agency `i` (it signs registrations).
+    pub fn admin_key(&self, i: usize) -> anyhow::Result<Keypair> {
+        Ok(read_key_file(&self.nodes[i].keys.join("admin.key"))?)
+    }
+
+    /// Starts node `i` as a separate process (logs to its `node.log`).
+    pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        if self.children[i].is_some() {
+            return Ok(());
+        }
+        let node = &mut self.nodes[i];
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&node.log)
+            .with_context(|| format!("opening {}", node.log.display()))?;
+        let child = Command::new(&self.launcher.program)
+            .args(&self.launcher.prefix)
+            .arg("--home")
+            .arg(&node.home)
+            .arg("--genesis")
+            .arg(&self.genesis_path)
+            .arg("--agency")
+            .arg(node.agency.as_str())
+            .arg("--keys")
+            .arg(&node.keys)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting node {}", node.agency))?;
+        node.pid = Some(child.id());
+        self.children[i] = Some(child);
+        Ok(())
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.nodes.len() {
+            self.start(i)?;
+        }
+        Ok(())
+    }
+
+    /// Kills node `i` with SIGKILL (no chance to flush anything) and reaps it.
+    pub fn kill(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children[i].take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+        self.nodes[i].pid = None;
+        Ok(())
+    }
+
+    /// Stops node `i` gracefully (SIGTERM), killing it if it does not exit in 10 s.
+    pub fn stop(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children[i].take() {
+            terminate(child.id());
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if child.try_wait()?.is_some() {
+                    self.nodes[i].pid = None;
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            child.kill().ok();
+            child.wait().ok();
+        }
+        self.nodes[i].pid = None;
+        Ok(())
+    }
+
+    /// Stops every node.
+    pub fn stop_all(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.nodes.len() {
+            self.stop(i)?;
+        }
+        Ok(())
+    }
+
+    /// Whether node `i`'s process has exited, and how.
+    pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.children[i].as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Leaves the node processes running when this value is dropped (for `up`).
+    pub fn detach(&mut self) {
+        for child in &mut self.children {
+            child.take();
+        }
+    }
+
+    /// Waits until node `i` answers `/health`.
+    pub fn wait_healthy(&mut self, i: usize, timeout: Duration) -> anyhow::Result<Height> {
+        let deadline = Instant::now() + timeout;
+        let client = Client::with_timeout(&self.nodes[i].api_url, Duration::from_secs(2));
+        loop {
+            if let Some(status) = self.exited(i) {
+                bail!(
+                    "node {} exited ({status}) while starting; see {}:\n{}",
+                    self.nodes[i].agency,
+                    self.nodes[i].log.display(),
+                    tail(&self.nodes[i].log, 15)
+                );
+            }
+            match client.health() {
+                Ok(h) => return Ok(h.height),
+                Err(e) if Instant::now() > deadline => bail!("node {} not healthy after {timeout:?}: {e}", self.nodes[i].agency),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Waits until every running node answers `/health`.
+    pub fn wait_all_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        for i in 0..self.nodes.len() {
+            if self.children[i].is_some() {
+                self.wait_healthy(i, timeout)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until node `i` has committed at least `height`.
+    pub fn wait_height(&mut self, i: usize, height: Height, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let client = Client::with_timeout(&self.nodes[i].api_url, Duration::from_secs(2));
+        loop {
+            if let Ok(h) = client.health() {
+                if h.height >= height {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("node {} did not reach height {height} within {timeout:?}", self.nodes[i].agency);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Writes `DIR/testnet.json`.
+    pub fn write_file(&self) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join("testnet.json");
+        let file = TestnetFile {
+            chain_id: self.chain_id(),
+            genesis: self.genesis_path.clone(),
+            nodes: self.nodes.clone(),
+        };
+        std::fs::write(&path, serde_json::to_string_pretty(&file)? + "\n")?;
+        Ok(path)
+    }
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+/// Sends SIGTERM to a process.
+pub fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Whether a process is alive.
+pub fn alive(pid: u32) -> bool {
+    Command::new("kill")
+        .arg("-0")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The last `lines` lines of a file.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
