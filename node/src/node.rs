@@ -154,6 +154,20 @@ impl NodeConfig for EngineConfig {
     }
 }
 
+/// The libp2p peer id of a network public key from the genesis.
+fn peer_id_of(key: &caravan_sdk::keys::PublicKey) -> anyhow::Result<String> {
+    let ed = libp2p_identity::ed25519::PublicKey::try_from_bytes(&key.to_bytes()).context("network key")?;
+    Ok(libp2p_identity::PublicKey::from(ed).to_peer_id().to_string())
+}
+
+/// A peer's address pinned to the peer id of its genesis network key, so that only the holder of
+/// that key is accepted as that agency (inbound or outbound).
+fn peer_multiaddr(card: &caravan_sdk::genesis::MemberCard) -> anyhow::Result<malachite::app::net::Multiaddr> {
+    let base = multiaddr(&card.p2p_address)?;
+    let text = format!("{base}/p2p/{}", peer_id_of(&card.network_key)?);
+    text.parse().with_context(|| format!("bad multiaddr {text}"))
+}
+
 fn multiaddr(host_port: &str) -> anyhow::Result<malachite::app::net::Multiaddr> {
     let addr: SocketAddr = host_port
         .parse()
@@ -235,7 +249,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .agencies
         .iter()
         .filter(|c| c.agency != options.agency)
-        .map(|c| multiaddr(&c.p2p_address))
+        .map(peer_multiaddr)
         .collect::<anyhow::Result<_>>()?;
     consensus.p2p.persistent_peers_only = true;
     consensus.p2p.discovery.enabled = false;

@@ -19,4 +19,6 @@ pub mod merkle;
 pub mod tx;
 
 #[cfg(feature = "client")]
+pub mod cli;
+#[cfg(feature = "client")]
 pub mod client;

@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests: real validator processes on loopback, real consensus, real files.
+//! Scenarios are named after their fault model (n4 = four validators).
+
+mod bad_input;
+mod cli;
+mod n4_commit;
+mod n4_crash;
+mod n4_quorum;
+mod support;

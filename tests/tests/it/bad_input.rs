@@ -1,0 +1,158 @@
+//! Bad input gets a specific error (HTTP status and machine-readable reason), changes nothing,
+//! and the node keeps serving. Also: a node refuses a genesis that was edited after signing or
+//! that lacks a founder's signature, naming what is wrong.
+
+use std::process::Command;
+use std::time::Duration;
+
+use caravan_sdk::client::ClientError;
+use caravan_sdk::codec::MAX_TRANSACTION_BYTES;
+use caravan_sdk::hash::Digest;
+use caravan_sdk::ids::{ChainId, Nonce, ParticipantId};
+use caravan_sdk::keys::Keypair;
+use caravan_sdk::tx::{Body, Role, SignedTx, UnsignedTx};
+
+use crate::support::{launcher, record, register_with_nonce, testnet};
+
+fn expect_refused(result: Result<caravan_sdk::api::TxStatus, ClientError>, status: u16, reason: &str) {
+    match result {
+        Err(e) => {
+            assert_eq!(e.status(), Some(status), "{e}");
+            assert_eq!(e.reason(), Some(reason), "{e}");
+        }
+        Ok(s) => panic!("expected {status} {reason}, got {s:?}"),
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_specifically_and_change_nothing() {
+    let net = testnet(1, &[0]);
+    let client = net.fed.client(0);
+    let exporter = register_with_nonce(&net, 0, "CN-EXPORTER-BAD", 1);
+    let height = client.health().expect("health").height;
+
+    // Bad signature: signed by another key.
+    let impostor = Keypair::generate().expect("key");
+    let mut tx = record(&net, &exporter, 1);
+    tx.signature = tx.tx.clone().sign(&impostor).signature;
+    expect_refused(client.submit(&tx, false), 401, "bad_signature");
+
+    // Signer not registered.
+    let stranger = UnsignedTx {
+        chain_id: net.fed.chain_id(),
+        signer: ParticipantId::new("NOBODY-1").expect("id"),
+        nonce: Nonce(1),
+        body: record(&net, &exporter, 1).tx.body,
+    }
+    .sign(&impostor);
+    expect_refused(client.submit(&stranger, false), 403, "unknown_signer");
+
+    // Signer lacking the role: an enterprise cannot register participants.
+    let overreach = UnsignedTx {
+        chain_id: net.fed.chain_id(),
+        signer: exporter.id.clone(),
+        nonce: Nonce(2),
+        body: Body::RegisterParticipant {
+            id: ParticipantId::new("CN-SHELL-CO").expect("id"),
+            name: "Shell".into(),
+            roles: vec![Role::Bank],
+            public_key: impostor.public(),
+        },
+    }
+    .sign(&exporter.key);
+    expect_refused(client.submit(&overreach, false), 403, "missing_role");
+
+    // Wrong chain id.
+    let mut foreign = record(&net, &exporter, 3).tx;
+    foreign.chain_id = ChainId(Digest([7; 32]));
+    expect_refused(client.submit(&foreign.sign(&exporter.key), false), 400, "wrong_chain");
+
+    // Unknown record kind.
+    let mut poem = record(&net, &exporter, 4).tx;
+    poem.body = Body::AnchorRecord {
+        kind: "poem".into(),
+        document_hash: Digest([1; 32]),
+        metadata: vec![],
+    };
+    expect_refused(client.submit(&poem.sign(&exporter.key), false), 400, "unknown_record_kind");
+
+    // Malformed and non-canonical CBOR, malformed JSON, oversized body.
+    expect_refused(client.submit_raw("application/cbor", &[0xff, 0x00, 0x13], false), 400, "malformed");
+    let mut trailing = record(&net, &exporter, 5).to_bytes();
+    trailing.push(0x00);
+    expect_refused(client.submit_raw("application/cbor", &trailing, false), 400, "non_canonical");
+    expect_refused(client.submit_raw("application/json", b"{\"tx\": 12}", false), 400, "malformed");
+    let huge = vec![0u8; MAX_TRANSACTION_BYTES + 10];
+    expect_refused(client.submit_raw("application/cbor", &huge, false), 413, "too_large");
+
+    // Nothing above changed anything.
+    assert_eq!(client.health().expect("health").mempool, 0);
+    assert_eq!(client.health().expect("health").height, height);
+    assert_eq!(client.tx_status(&tx.id()).err().and_then(|e| e.status()), Some(404));
+
+    // Replays: the same transaction again, and the same nonce with another body.
+    let good = record(&net, &exporter, 6);
+    client.submit(&good, true).expect("committed");
+    expect_refused(client.submit(&good, false), 409, "replayed");
+    let mut reuse = record(&net, &exporter, 6).tx;
+    reuse.body = Body::AnchorRecord {
+        kind: "packing_list".into(),
+        document_hash: Digest([9; 32]),
+        metadata: vec![],
+    };
+    let reuse: SignedTx = reuse.sign(&exporter.key);
+    expect_refused(client.submit(&reuse, false), 409, "nonce_used");
+
+    // JSON submission works and is the same transaction as CBOR.
+    let json_tx = record(&net, &exporter, 7);
+    let body = serde_json::to_vec(&json_tx).expect("json");
+    let status = client.submit_raw("application/json", &body, true).expect("json submit");
+    assert_eq!(status.tx_id(), json_tx.id());
+
+    // The node keeps serving.
+    assert!(client.health().is_ok());
+    assert_eq!(client.block(caravan_sdk::ids::Height(999_999)).err().and_then(|e| e.status()), Some(404));
+}
+
+fn run_node_with(genesis: &std::path::Path, net: &crate::support::TestNet, home: &std::path::Path) -> std::process::Output {
+    let l = launcher();
+    let mut cmd = Command::new(&l.program);
+    cmd.args(&l.prefix)
+        .arg("--home")
+        .arg(home)
+        .arg("--genesis")
+        .arg(genesis)
+        .arg("--agency")
+        .arg(net.fed.nodes[0].agency.as_str())
+        .arg("--keys")
+        .arg(&net.fed.nodes[0].keys);
+    let child = cmd.output().expect("run node");
+    child
+}
+
+#[test]
+fn node_refuses_edited_or_unsigned_genesis() {
+    let net = testnet(2, &[]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(&net.fed.genesis_path).expect("genesis");
+
+    let mut edited: serde_json::Value = serde_json::from_str(&text).expect("json");
+    edited["content"]["params"]["block_max_transactions"] = serde_json::json!(7);
+    let edited_path = dir.path().join("edited.json");
+    std::fs::write(&edited_path, edited.to_string()).expect("write");
+    let out = run_node_with(&edited_path, &net, &dir.path().join("a"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("edited after signing"), "{stderr}");
+
+    let mut unsigned: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let missing = unsigned["signatures"][1]["agency"].as_str().expect("agency").to_string();
+    unsigned["signatures"].as_array_mut().expect("array").remove(1);
+    let unsigned_path = dir.path().join("unsigned.json");
+    std::fs::write(&unsigned_path, unsigned.to_string()).expect("write");
+    let out = run_node_with(&unsigned_path, &net, &dir.path().join("b"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("lacks the signature of founder {missing}")), "{stderr}");
+    let _ = Duration::ZERO;
+}
