@@ -75,7 +75,9 @@ pub fn keygen(info: &AgencyInfo, out: &Path) -> Result<KeygenOutput, CeremonyErr
         )));
     }
     if info.roles.is_empty() {
-        return Err(CeremonyError::Invalid("an agency needs at least one role".into()));
+        return Err(CeremonyError::Invalid(
+            "an agency needs at least one role".into(),
+        ));
     }
     std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
     let mut roles = info.roles.clone();
@@ -100,7 +102,8 @@ pub fn keygen(info: &AgencyInfo, out: &Path) -> Result<KeygenOutput, CeremonyErr
         api_url: info.api_url.clone(),
     };
     let card_path = out.join("member-card.json");
-    let text = serde_json::to_string_pretty(&card).map_err(|e| CeremonyError::Invalid(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&card).map_err(|e| CeremonyError::Invalid(e.to_string()))?;
     std::fs::write(&card_path, text + "\n").map_err(|e| file_err(&card_path, e))?;
     Ok(KeygenOutput { card, card_path })
 }
@@ -112,10 +115,18 @@ pub fn read_card(path: &Path) -> Result<MemberCard, CeremonyError> {
 }
 
 /// Assembles member cards into an unsigned genesis.
-pub fn assemble(chain_name: &str, created: &str, mut cards: Vec<MemberCard>, params: Params) -> Result<Genesis, CeremonyError> {
+pub fn assemble(
+    chain_name: &str,
+    created: &str,
+    mut cards: Vec<MemberCard>,
+    params: Params,
+) -> Result<Genesis, CeremonyError> {
     cards.sort_by(|a, b| a.agency.cmp(&b.agency));
     if let Some(w) = cards.windows(2).find(|w| w[0].agency == w[1].agency) {
-        return Err(CeremonyError::Invalid(format!("agency {} has two member cards", w[0].agency)));
+        return Err(CeremonyError::Invalid(format!(
+            "agency {} has two member cards",
+            w[0].agency
+        )));
     }
     let content = GenesisContent {
         chain_name: chain_name.to_string(),
@@ -128,7 +139,11 @@ pub fn assemble(chain_name: &str, created: &str, mut cards: Vec<MemberCard>, par
 }
 
 /// Adds `agency`'s signature to the genesis file at `path`, using its admin key file.
-pub fn sign_file(path: &Path, agency: &AgencyId, admin_key: &Path) -> Result<Genesis, CeremonyError> {
+pub fn sign_file(
+    path: &Path,
+    agency: &AgencyId,
+    admin_key: &Path,
+) -> Result<Genesis, CeremonyError> {
     let mut genesis = Genesis::read(path)?;
     let key = read_key_file(admin_key)?;
     genesis.sign(agency, &key)?;
@@ -159,21 +174,29 @@ mod tests {
             let out = keygen(&info(i), &dir.path().join(format!("ag{i}"))).expect("keygen");
             cards.push(read_card(&out.card_path).expect("card"));
         }
-        let genesis = assemble("test", "2026-11-26T00:00:00Z", cards, Params::default()).expect("assemble");
+        let genesis =
+            assemble("test", "2026-11-26T00:00:00Z", cards, Params::default()).expect("assemble");
         let path = dir.path().join("genesis.json");
         genesis.write(&path).expect("write");
         for i in 0..3 {
             let id = AgencyId::new(format!("AG-{i}")).expect("id");
             if i == 2 {
                 // Before the last founder signs, the genesis is refused, naming it.
-                let err = Genesis::read_verified(&path).err().map(|e| e.to_string()).unwrap_or_default();
+                let err = Genesis::read_verified(&path)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
                 assert!(err.contains("AG-2"), "{err}");
             }
             sign_file(&path, &id, &dir.path().join(format!("ag{i}/admin.key"))).expect("sign");
         }
         assert!(Genesis::read_verified(&path).is_ok());
         // Signing with another agency's key is refused.
-        let wrong = sign_file(&path, &AgencyId::new("AG-0").expect("id"), &dir.path().join("ag1/admin.key"));
+        let wrong = sign_file(
+            &path,
+            &AgencyId::new("AG-0").expect("id"),
+            &dir.path().join("ag1/admin.key"),
+        );
         assert!(wrong.is_err());
         // Keys are not overwritten.
         assert!(keygen(&info(0), &dir.path().join("ag0")).is_err());
@@ -184,6 +207,9 @@ mod tests {
         let mut bad = info(1);
         bad.country = "Kazakhstan".into();
         let dir = tempfile::tempdir().expect("tmp");
-        assert!(matches!(keygen(&bad, dir.path()), Err(CeremonyError::Invalid(_))));
+        assert!(matches!(
+            keygen(&bad, dir.path()),
+            Err(CeremonyError::Invalid(_))
+        ));
     }
 }

@@ -104,18 +104,40 @@ fn main() -> anyhow::Result<()> {
                 &out,
             )?;
             println!("keys written to {} (mode 0600)", out.display());
-            println!("member card: {} — share this file with the other agencies", result.card_path.display());
+            println!(
+                "member card: {} — share this file with the other agencies",
+                result.card_path.display()
+            );
         }
-        Command::Assemble { chain_name, cards, out } => {
-            let cards = cards.iter().map(|p| read_card(p)).collect::<Result<Vec<_>, _>>()?;
-            let created = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs());
+        Command::Assemble {
+            chain_name,
+            cards,
+            out,
+        } => {
+            let cards = cards
+                .iter()
+                .map(|p| read_card(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let created = format!(
+                "{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs()
+            );
             let genesis = assemble(&chain_name, &created, cards, Params::default())?;
             genesis.write(&out)?;
             println!("unsigned genesis written to {}", out.display());
             println!("chain id {}", genesis.chain_id());
-            println!("every founding agency now signs it: caravan-genesis sign --genesis {} --agency ID --key admin.key", out.display());
+            println!(
+                "every founding agency now signs it: caravan-genesis sign --genesis {} --agency ID --key admin.key",
+                out.display()
+            );
         }
-        Command::Sign { genesis, agency, key } => {
+        Command::Sign {
+            genesis,
+            agency,
+            key,
+        } => {
             let signed = sign_file(&genesis, &agency, &key)?;
             let missing: Vec<String> = signed
                 .content
@@ -132,8 +154,12 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Verify { genesis } => {
-            let (g, chain_id) = Genesis::read_verified(&genesis).with_context(|| format!("genesis {} is refused", genesis.display()))?;
-            println!("genesis is valid: chain {chain_id}, {} founding agencies, all signed", g.content.agencies.len());
+            let (g, chain_id) = Genesis::read_verified(&genesis)
+                .with_context(|| format!("genesis {} is refused", genesis.display()))?;
+            println!(
+                "genesis is valid: chain {chain_id}, {} founding agencies, all signed",
+                g.content.agencies.len()
+            );
         }
     }
     Ok(())

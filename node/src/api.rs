@@ -1,6 +1,9 @@
 //! The HTTP API. Every error answer is JSON `{"error": reason, "detail": message}` with a
 //! fitting status, bodies are size-capped before parsing, and a bad request changes nothing.
 
+// Handlers return early with a ready error response; its size does not matter on this path.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -67,7 +70,11 @@ fn internal(e: impl std::fmt::Display) -> Response {
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json")
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route; see /openapi.json",
+    )
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
@@ -96,7 +103,11 @@ struct SubmitQuery {
 fn decode_tx(headers: &HeaderMap, bytes: &[u8]) -> Result<(SignedTx, usize), Response> {
     if is_json(headers) {
         let tx: SignedTx = serde_json::from_slice(bytes).map_err(|e| {
-            error(StatusCode::BAD_REQUEST, "malformed", format!("not a signed transaction in JSON: {e}"))
+            error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("not a signed transaction in JSON: {e}"),
+            )
         })?;
         let size = codec::encode(&tx).len();
         if size > MAX_TRANSACTION_BYTES {
@@ -113,15 +124,28 @@ fn decode_tx(headers: &HeaderMap, bytes: &[u8]) -> Result<(SignedTx, usize), Res
     }
 }
 
-async fn submit(State(shared): State<Arc<Shared>>, Query(q): Query<SubmitQuery>, headers: HeaderMap, body: Body) -> Response {
+async fn submit(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let wait = match q.wait.as_deref() {
         None => false,
         Some("commit") => true,
         Some(other) => {
-            return error(StatusCode::BAD_REQUEST, "bad_query", format!("wait must be \"commit\", found {other:?}"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("wait must be \"commit\", found {other:?}"),
+            );
         }
     };
-    let limit = if is_json(&headers) { MAX_JSON_TX_BYTES } else { MAX_TRANSACTION_BYTES };
+    let limit = if is_json(&headers) {
+        MAX_JSON_TX_BYTES
+    } else {
+        MAX_TRANSACTION_BYTES
+    };
     let bytes = match read_body(body, limit).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -130,7 +154,11 @@ async fn submit(State(shared): State<Arc<Shared>>, Query(q): Query<SubmitQuery>,
         Ok(t) => t,
         Err(r) => return r,
     };
-    let canonical = if is_json(&headers) { codec::encode(&tx) } else { bytes.to_vec() };
+    let canonical = if is_json(&headers) {
+        codec::encode(&tx)
+    } else {
+        bytes.to_vec()
+    };
     let mut height_rx = shared.height.subscribe();
     let id = match shared.admit(tx, size) {
         Ok(id) => id,
@@ -140,12 +168,18 @@ async fn submit(State(shared): State<Arc<Shared>>, Query(q): Query<SubmitQuery>,
     // Best effort: a full relay queue only delays inclusion until this node proposes.
     let _ = shared.relay.try_send(canonical);
     if !wait {
-        return (StatusCode::ACCEPTED, axum::Json(TxStatus::Pending { tx_id: id })).into_response();
+        return (
+            StatusCode::ACCEPTED,
+            axum::Json(TxStatus::Pending { tx_id: id }),
+        )
+            .into_response();
     }
     let deadline = tokio::time::Instant::now() + MAX_WAIT;
     loop {
         match status_of(&shared, &id) {
-            Ok(Some(status)) if status.is_final() => return (StatusCode::OK, axum::Json(status)).into_response(),
+            Ok(Some(status)) if status.is_final() => {
+                return (StatusCode::OK, axum::Json(status)).into_response();
+            }
             Ok(_) => {}
             Err(r) => return r,
         }
@@ -156,7 +190,10 @@ async fn submit(State(shared): State<Arc<Shared>>, Query(q): Query<SubmitQuery>,
                 return error(
                     StatusCode::GATEWAY_TIMEOUT,
                     "wait_timeout",
-                    format!("transaction {id} is pending but not committed after {}s; poll /v1/tx/{id}", MAX_WAIT.as_secs()),
+                    format!(
+                        "transaction {id} is pending but not committed after {}s; poll /v1/tx/{id}",
+                        MAX_WAIT.as_secs()
+                    ),
                 );
             }
         }
@@ -171,21 +208,35 @@ async fn relay(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let mut decoder = minicbor::Decoder::new(&bytes);
     let count = match decoder.array() {
         Ok(Some(n)) if n <= 4096 => n,
-        _ => return error(StatusCode::BAD_REQUEST, "malformed", "relay body must be a definite CBOR array of at most 4096 transactions"),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "relay body must be a definite CBOR array of at most 4096 transactions",
+            );
+        }
     };
     let mut admitted = 0u64;
     for _ in 0..count {
         let Ok(tx_bytes) = decoder.bytes() else {
-            return error(StatusCode::BAD_REQUEST, "malformed", "relay array items must be byte strings");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "relay array items must be byte strings",
+            );
         };
         // Each relayed transaction goes through full admission; duplicates are expected.
-        if let Ok(tx) = SignedTx::from_bytes(tx_bytes) {
-            if shared.admit(tx, tx_bytes.len()).is_ok() {
-                admitted += 1;
-            }
+        if let Ok(tx) = SignedTx::from_bytes(tx_bytes)
+            && shared.admit(tx, tx_bytes.len()).is_ok()
+        {
+            admitted += 1;
         }
     }
-    (StatusCode::OK, axum::Json(serde_json::json!({ "admitted": admitted }))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "admitted": admitted })),
+    )
+        .into_response()
 }
 
 fn parse_tx_id(text: &str) -> Result<TxId, Response> {
@@ -210,7 +261,11 @@ fn status_of(shared: &Shared, id: &TxId) -> Result<Option<TxStatus>, Response> {
         };
         return Ok(Some(status));
     }
-    let pending = shared.mempool.lock().map_err(|_| internal("mempool lock poisoned"))?.contains(id);
+    let pending = shared
+        .mempool
+        .lock()
+        .map_err(|_| internal("mempool lock poisoned"))?
+        .contains(id);
     Ok(pending.then_some(TxStatus::Pending { tx_id: *id }))
 }
 
@@ -221,14 +276,22 @@ async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
     };
     match status_of(&shared, &id) {
         Ok(Some(status)) => axum::Json(status).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", format!("transaction {id} is neither pending nor committed on this node")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("transaction {id} is neither pending nor committed on this node"),
+        ),
         Err(r) => r,
     }
 }
 
 async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> Response {
     let Ok(height) = height.parse::<u64>() else {
-        return error(StatusCode::BAD_REQUEST, "bad_height", format!("height must be a positive integer, found {height:?}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_height",
+            format!("height must be a positive integer, found {height:?}"),
+        );
     };
     match shared.store.block(Height(height)) {
         Ok(Some((block, certificate))) => axum::Json(CertifiedBlock {
@@ -237,7 +300,11 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
             certificate,
         })
         .into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", format!("no block at height {height} on this node")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no block at height {height} on this node"),
+        ),
         Err(e) => internal(e),
     }
 }
@@ -248,7 +315,11 @@ async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
         Err(e) => return internal(e),
     };
     if tip.height.0 == 0 {
-        return error(StatusCode::NOT_FOUND, "not_found", "no block has been committed yet");
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no block has been committed yet",
+        );
     }
     match shared.store.block(tip.height) {
         Ok(Some((block, certificate))) => axum::Json(Checkpoint {
@@ -266,7 +337,12 @@ struct ProofQuery {
     format: Option<String>,
 }
 
-async fn proof(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(q): Query<ProofQuery>, headers: HeaderMap) -> Response {
+async fn proof(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<ProofQuery>,
+    headers: HeaderMap,
+) -> Response {
     let id = match parse_tx_id(&id) {
         Ok(id) => id,
         Err(r) => return r,
@@ -274,7 +350,13 @@ async fn proof(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(
     let wants_cbor = match q.format.as_deref() {
         Some("cbor") => true,
         Some("json") => false,
-        Some(other) => return error(StatusCode::BAD_REQUEST, "bad_query", format!("format must be cbor or json, found {other:?}")),
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("format must be cbor or json, found {other:?}"),
+            );
+        }
         None => headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -282,11 +364,21 @@ async fn proof(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(
     };
     let bundle = match shared.store.reader().and_then(|r| r.bundle(&id)) {
         Ok(Some(b)) => b,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "not_found", format!("transaction {id} is not committed on this node")),
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("transaction {id} is not committed on this node"),
+            );
+        }
         Err(e) => return internal(e),
     };
     if wants_cbor {
-        ([(header::CONTENT_TYPE, "application/cbor")], bundle.to_bytes()).into_response()
+        (
+            [(header::CONTENT_TYPE, "application/cbor")],
+            bundle.to_bytes(),
+        )
+            .into_response()
     } else {
         axum::Json(bundle).into_response()
     }
@@ -298,12 +390,18 @@ struct ConsistencyQuery {
     to: Option<String>,
 }
 
-async fn consistency(State(shared): State<Arc<Shared>>, Query(q): Query<ConsistencyQuery>) -> Response {
+async fn consistency(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Response {
     let parse = |name: &str, v: Option<String>| -> Result<u64, Response> {
-        v.as_deref()
-            .unwrap_or("")
-            .parse::<u64>()
-            .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_query", format!("{name} must be a log size (an integer), found {v:?}")))
+        v.as_deref().unwrap_or("").parse::<u64>().map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("{name} must be a log size (an integer), found {v:?}"),
+            )
+        })
     };
     let (from, to) = match (parse("from", q.from), parse("to", q.to)) {
         (Ok(f), Ok(t)) => (f, t),
@@ -317,10 +415,18 @@ async fn consistency(State(shared): State<Arc<Shared>>, Query(q): Query<Consiste
         return error(
             StatusCode::BAD_REQUEST,
             "bad_range",
-            format!("need from <= to <= {} (the current log size), found from={from} to={to}", tip.log.size()),
+            format!(
+                "need from <= to <= {} (the current log size), found from={from} to={to}",
+                tip.log.size()
+            ),
         );
     }
-    match shared.store.reader().map_err(|e| e.to_string()).and_then(|r| r.consistency(from, to)) {
+    match shared
+        .store
+        .reader()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.consistency(from, to))
+    {
         Ok(proof) => axum::Json(proof).into_response(),
         Err(e) => internal(e),
     }

@@ -106,7 +106,12 @@ pub struct Overlay {
 
 impl Overlay {
     /// Records an accepted transaction's effects.
-    pub fn record(&mut self, tx: &SignedTx, id: TxId, new_participant: Option<(ParticipantId, Participant)>) {
+    pub fn record(
+        &mut self,
+        tx: &SignedTx,
+        id: TxId,
+        new_participant: Option<(ParticipantId, Participant)>,
+    ) {
         self.nonces.insert((tx.tx.signer.clone(), tx.tx.nonce));
         self.txs.insert(id);
         if let Some((pid, p)) = new_participant {
@@ -140,7 +145,10 @@ pub fn check_tx<V: StateView>(
     if &inner.chain_id != chain_id {
         return Ok(Err(Rejection::new(
             RejectReason::WrongChain,
-            format!("transaction is for chain {}, this federation is {}", inner.chain_id, chain_id),
+            format!(
+                "transaction is for chain {}, this federation is {}",
+                inner.chain_id, chain_id
+            ),
         )));
     }
     if let Err(r) = inner.body.validate() {
@@ -175,7 +183,11 @@ pub fn check_tx<V: StateView>(
             format!("transaction {id} is already committed"),
         )));
     }
-    if overlay.nonces.contains(&(inner.signer.clone(), inner.nonce)) || view.nonce_used(&inner.signer, inner.nonce).map_err(st)? {
+    if overlay
+        .nonces
+        .contains(&(inner.signer.clone(), inner.nonce))
+        || view.nonce_used(&inner.signer, inner.nonce).map_err(st)?
+    {
         return Ok(Err(Rejection::new(
             RejectReason::NonceUsed,
             format!("{} already used nonce {}", inner.signer, inner.nonce.0),
@@ -188,7 +200,8 @@ pub fn check_tx<V: StateView>(
             roles,
             public_key,
         } => {
-            let exists = overlay.participants.contains_key(pid) || view.participant(pid).map_err(st)?.is_some();
+            let exists = overlay.participants.contains_key(pid)
+                || view.participant(pid).map_err(st)?.is_some();
             if exists {
                 return Ok(Err(Rejection::new(
                     RejectReason::DuplicateParticipant,
@@ -259,7 +272,11 @@ pub fn execute<V: StateView>(
     let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
     let state_root = hash_parts(
         Domain::State,
-        &[parent.state_root.as_bytes(), transactions_root(transactions).as_bytes(), receipts_hash.as_bytes()],
+        &[
+            parent.state_root.as_bytes(),
+            transactions_root(transactions).as_bytes(),
+            receipts_hash.as_bytes(),
+        ],
     );
     Ok(BlockEffects {
         receipts,
@@ -289,7 +306,15 @@ pub fn build_block<V: StateView>(
 ) -> Result<(Block, BlockEffects), StateError> {
     let height = parent.height.next();
     let time_ms = time_ms.max(parent.time_ms);
-    let mut effects = execute(view, chain_id, parent, height, BlockId(Digest::ZERO), time_ms, &transactions)?;
+    let mut effects = execute(
+        view,
+        chain_id,
+        parent,
+        height,
+        BlockId(Digest::ZERO),
+        time_ms,
+        &transactions,
+    )?;
     let header = Header {
         chain_id: *chain_id,
         height,
@@ -356,39 +381,79 @@ pub fn verify_block<V: StateView>(
         return mismatch("chain_id", h.chain_id.to_string(), chain_id.to_string());
     }
     if h.height != parent.height.next() {
-        return mismatch("height", h.height.to_string(), parent.height.next().to_string());
+        return mismatch(
+            "height",
+            h.height.to_string(),
+            parent.height.next().to_string(),
+        );
     }
     if h.parent != parent.block_id {
         return mismatch("parent", h.parent.to_string(), parent.block_id.to_string());
     }
     if h.time_ms < parent.time_ms {
-        return mismatch("time_ms", h.time_ms.to_string(), format!(">= {}", parent.time_ms));
+        return mismatch(
+            "time_ms",
+            h.time_ms.to_string(),
+            format!(">= {}", parent.time_ms),
+        );
     }
     // A proposer's clock may run ahead of ours by at most this much.
     const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
     if h.time_ms > now_ms + MAX_CLOCK_DRIFT_MS {
-        return mismatch("time_ms", h.time_ms.to_string(), format!("<= {}", now_ms + MAX_CLOCK_DRIFT_MS));
+        return mismatch(
+            "time_ms",
+            h.time_ms.to_string(),
+            format!("<= {}", now_ms + MAX_CLOCK_DRIFT_MS),
+        );
     }
     if h.validators_hash != validators_hash || h.next_validators_hash != validators_hash {
-        return mismatch("validators_hash", h.validators_hash.to_string(), validators_hash.to_string());
+        return mismatch(
+            "validators_hash",
+            h.validators_hash.to_string(),
+            validators_hash.to_string(),
+        );
     }
     if h.transaction_count as usize != block.transactions.len() {
-        return mismatch("transaction_count", h.transaction_count.to_string(), block.transactions.len().to_string());
+        return mismatch(
+            "transaction_count",
+            h.transaction_count.to_string(),
+            block.transactions.len().to_string(),
+        );
     }
     let tx_root = transactions_root(&block.transactions);
     if h.transactions_root != tx_root {
-        return mismatch("transactions_root", h.transactions_root.to_string(), tx_root.to_string());
+        return mismatch(
+            "transactions_root",
+            h.transactions_root.to_string(),
+            tx_root.to_string(),
+        );
     }
-    let mut effects = execute(view, chain_id, parent, h.height, h.id(), h.time_ms, &block.transactions)?;
+    let mut effects = execute(
+        view,
+        chain_id,
+        parent,
+        h.height,
+        h.id(),
+        h.time_ms,
+        &block.transactions,
+    )?;
     if h.log_root != effects.tip.log.root() || h.log_size != effects.tip.log.size() {
         return mismatch(
             "log_root",
             format!("{} ({} entries)", h.log_root, h.log_size),
-            format!("{} ({} entries)", effects.tip.log.root(), effects.tip.log.size()),
+            format!(
+                "{} ({} entries)",
+                effects.tip.log.root(),
+                effects.tip.log.size()
+            ),
         );
     }
     if h.state_root != effects.tip.state_root {
-        return mismatch("state_root", h.state_root.to_string(), effects.tip.state_root.to_string());
+        return mismatch(
+            "state_root",
+            h.state_root.to_string(),
+            effects.tip.state_root.to_string(),
+        );
     }
     effects.tip.block_id = h.id();
     Ok(effects)

@@ -44,19 +44,29 @@ impl Mempool {
     /// Adds an admitted transaction.
     pub fn insert(&mut self, id: TxId, tx: SignedTx, size: usize) -> Result<(), Rejection> {
         if self.txs.contains_key(&id) {
-            return Err(Rejection::new(RejectReason::Replayed, format!("transaction {id} is already pending")));
+            return Err(Rejection::new(
+                RejectReason::Replayed,
+                format!("transaction {id} is already pending"),
+            ));
         }
         let key = (tx.tx.signer.clone(), tx.tx.nonce);
         if self.nonces.contains(&key) {
             return Err(Rejection::new(
                 RejectReason::NonceUsed,
-                format!("{} has another pending transaction with nonce {}", key.0, key.1.0),
+                format!(
+                    "{} has another pending transaction with nonce {}",
+                    key.0, key.1.0
+                ),
             ));
         }
         if self.txs.len() >= self.capacity {
             return Err(Rejection::new(
                 RejectReason::MempoolFull,
-                format!("{} transactions are pending, the limit is {}; retry later", self.txs.len(), self.capacity),
+                format!(
+                    "{} transactions are pending, the limit is {}; retry later",
+                    self.txs.len(),
+                    self.capacity
+                ),
             ));
         }
         self.nonces.insert(key);
@@ -128,9 +138,15 @@ mod tests {
         let mut pool = Mempool::new(2);
         let (a, b, c) = (tx(1), tx(2), tx(3));
         pool.insert(a.id(), a.clone(), 10).expect("a");
-        assert_eq!(pool.insert(a.id(), a.clone(), 10).map_err(|r| r.reason), Err(RejectReason::Replayed));
+        assert_eq!(
+            pool.insert(a.id(), a.clone(), 10).map_err(|r| r.reason),
+            Err(RejectReason::Replayed)
+        );
         pool.insert(b.id(), b.clone(), 10).expect("b");
-        assert_eq!(pool.insert(c.id(), c.clone(), 10).map_err(|r| r.reason), Err(RejectReason::MempoolFull));
+        assert_eq!(
+            pool.insert(c.id(), c.clone(), 10).map_err(|r| r.reason),
+            Err(RejectReason::MempoolFull)
+        );
         assert_eq!(pool.take(10, 1000), vec![a.clone(), b.clone()]);
         assert_eq!(pool.take(10, 15), vec![a.clone()]);
         pool.remove([&a.id()]);

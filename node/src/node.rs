@@ -11,7 +11,10 @@ use anyhow::Context as _;
 use malachite::app::config::{ConsensusConfig, NodeConfig, ValueSyncConfig};
 use malachite::app::types::Keypair as NetKeypair;
 use malachite::app::types::codec::Codec as _;
-use malachite::{ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, Signer as _, SyncContext, WalContext};
+use malachite::{
+    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, Signer as _,
+    SyncContext, WalContext,
+};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
@@ -78,15 +81,31 @@ impl Shared {
     /// Admission: checks a transaction against the committed state and adds it to the mempool.
     pub fn admit(&self, tx: SignedTx, size: usize) -> Result<caravan_sdk::ids::TxId, AdmitError> {
         let id = tx.id();
-        let reader = self.store.reader().map_err(|e| AdmitError::Internal(e.to_string()))?;
-        let tip = self.store.tip().map_err(|e| AdmitError::Internal(e.to_string()))?;
-        let checked = check_tx(&reader, &Overlay::default(), &self.chain_id, tip.height.next(), &tx, id)
+        let reader = self
+            .store
+            .reader()
             .map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let tip = self
+            .store
+            .tip()
+            .map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let checked = check_tx(
+            &reader,
+            &Overlay::default(),
+            &self.chain_id,
+            tip.height.next(),
+            &tx,
+            id,
+        )
+        .map_err(|e| AdmitError::Internal(e.to_string()))?;
         if let Err(rejection) = checked {
             self.metrics.refused.fetch_add(1, Ordering::Relaxed);
             return Err(AdmitError::Rejected(rejection));
         }
-        let mut pool = self.mempool.lock().map_err(|_| AdmitError::Internal("mempool lock poisoned".into()))?;
+        let mut pool = self
+            .mempool
+            .lock()
+            .map_err(|_| AdmitError::Internal("mempool lock poisoned".into()))?;
         if let Err(rejection) = pool.insert(id, tx, size) {
             self.metrics.refused.fetch_add(1, Ordering::Relaxed);
             return Err(AdmitError::Rejected(rejection));
@@ -156,16 +175,22 @@ impl NodeConfig for EngineConfig {
 
 /// The libp2p peer id of a network public key from the genesis.
 fn peer_id_of(key: &caravan_sdk::keys::PublicKey) -> anyhow::Result<String> {
-    let ed = libp2p_identity::ed25519::PublicKey::try_from_bytes(&key.to_bytes()).context("network key")?;
-    Ok(libp2p_identity::PublicKey::from(ed).to_peer_id().to_string())
+    let ed = libp2p_identity::ed25519::PublicKey::try_from_bytes(&key.to_bytes())
+        .context("network key")?;
+    Ok(libp2p_identity::PublicKey::from(ed)
+        .to_peer_id()
+        .to_string())
 }
 
 /// A peer's address pinned to the peer id of its genesis network key, so that only the holder of
 /// that key is accepted as that agency (inbound or outbound).
-fn peer_multiaddr(card: &caravan_sdk::genesis::MemberCard) -> anyhow::Result<malachite::app::net::Multiaddr> {
+fn peer_multiaddr(
+    card: &caravan_sdk::genesis::MemberCard,
+) -> anyhow::Result<malachite::app::net::Multiaddr> {
     let base = multiaddr(&card.p2p_address)?;
     let text = format!("{base}/p2p/{}", peer_id_of(&card.network_key)?);
-    text.parse().with_context(|| format!("bad multiaddr {text}"))
+    text.parse()
+        .with_context(|| format!("bad multiaddr {text}"))
 }
 
 fn multiaddr(host_port: &str) -> anyhow::Result<malachite::app::net::Multiaddr> {
@@ -176,7 +201,8 @@ fn multiaddr(host_port: &str) -> anyhow::Result<malachite::app::net::Multiaddr> 
         SocketAddr::V4(a) => format!("/ip4/{}/tcp/{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("/ip6/{}/tcp/{}", a.ip(), a.port()),
     };
-    text.parse().with_context(|| format!("bad multiaddr {text}"))
+    text.parse()
+        .with_context(|| format!("bad multiaddr {text}"))
 }
 
 fn load_key(dir: &Path, name: &str) -> anyhow::Result<Keypair> {
@@ -186,7 +212,8 @@ fn load_key(dir: &Path, name: &str) -> anyhow::Result<Keypair> {
 
 /// Runs a validator node until it fails or the process is stopped.
 pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
-    let (genesis, chain_id) = Genesis::read_verified(&options.genesis).context("the genesis is refused")?;
+    let (genesis, chain_id) =
+        Genesis::read_verified(&options.genesis).context("the genesis is refused")?;
     let card = genesis
         .content
         .agency(&options.agency)
@@ -204,7 +231,8 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         "network.key is not the network key the genesis names for {}",
         options.agency
     );
-    std::fs::create_dir_all(&options.home).with_context(|| format!("creating {}", options.home.display()))?;
+    std::fs::create_dir_all(&options.home)
+        .with_context(|| format!("creating {}", options.home.display()))?;
     let store = Store::open(&options.home.join("ledger.redb"), &genesis, &chain_id)
         .context("opening the ledger store (refusing to serve from a damaged or foreign store)")?;
     let tip = store.tip()?;
@@ -218,7 +246,9 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         validators,
         agency: options.agency.clone(),
         store,
-        mempool: Mutex::new(Mempool::new(genesis.content.params.mempool_max_transactions as usize)),
+        mempool: Mutex::new(Mempool::new(
+            genesis.content.params.mempool_max_transactions as usize,
+        )),
         mempool_notify: Notify::new(),
         height: height_tx,
         relay: relay_tx,
@@ -253,8 +283,10 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     consensus.p2p.persistent_peers_only = true;
     consensus.p2p.discovery.enabled = false;
-    let mut value_sync = ValueSyncConfig::default();
-    value_sync.enabled = true;
+    let value_sync = ValueSyncConfig {
+        enabled: true,
+        ..Default::default()
+    };
     let config = EngineConfig {
         moniker: options.agency.to_string(),
         consensus,
@@ -264,11 +296,21 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let net_keypair = NetKeypair::ed25519_from_bytes(&mut seed).context("network key")?;
     let peer_id = net_keypair.public().to_peer_id();
     let proof = signer
-        .sign_validator_proof(validator_key.public().to_bytes().to_vec(), peer_id.to_bytes())
+        .sign_validator_proof(
+            validator_key.public().to_bytes().to_vec(),
+            peer_id.to_bytes(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("signing the validator proof: {e:?}"))?;
-    let proof_bytes = BorshCodec.encode(&proof).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let identity = NetworkIdentity::new_validator(options.agency.to_string(), net_keypair, address.to_string(), proof_bytes);
+    let proof_bytes = BorshCodec
+        .encode(&proof)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let identity = NetworkIdentity::new_validator(
+        options.agency.to_string(),
+        net_keypair,
+        address.to_string(),
+        proof_bytes,
+    );
     let wal_dir = options.home.join("wal");
     std::fs::create_dir_all(&wal_dir)?;
     let (channels, _engine) = EngineBuilder::new(ctx.clone(), config)
@@ -322,7 +364,9 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
 async fn terminated() {
     #[cfg(unix)]
     {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
             return;
         }

@@ -39,7 +39,11 @@ pub fn run(rx: Receiver<Vec<u8>>, peers: Vec<String>) {
         }
         for peer in &peers {
             let url = format!("{peer}/v1/relay");
-            if let Err(e) = agent.post(&url).header("content-type", "application/cbor").send(&body[..]) {
+            if let Err(e) = agent
+                .post(&url)
+                .header("content-type", "application/cbor")
+                .send(&body[..])
+            {
                 tracing::debug!(%url, error = %e, "relay failed");
             }
         }

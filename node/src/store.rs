@@ -13,7 +13,9 @@ use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height, Nonce, ParticipantId, TxId};
-use caravan_sdk::merkle::{ConsistencyProof, NodeKey, NodeSource, consistency_proof, inclusion_proof};
+use caravan_sdk::merkle::{
+    ConsistencyProof, NodeKey, NodeSource, consistency_proof, inclusion_proof,
+};
 use caravan_sdk::tx::Receipt;
 
 use crate::execution::{BlockEffects, Participant, StateView, Tip};
@@ -62,6 +64,9 @@ pub struct TxRecord {
     pub block_id: BlockId,
 }
 
+/// A block and its certificate, as stored (canonical CBOR each).
+pub type RawBlock = (Vec<u8>, Vec<u8>);
+
 /// The node's database.
 pub struct Store {
     db: Database,
@@ -76,7 +81,12 @@ impl Store {
         let existing = store.meta("chain_id")?;
         match existing {
             Some(bytes) => {
-                let found = ChainId(Digest(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt("chain id".into()))?));
+                let found = ChainId(Digest(
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("chain id".into()))?,
+                ));
                 if &found != chain_id {
                     return Err(StoreError::WrongChain {
                         expected: *chain_id,
@@ -102,11 +112,15 @@ impl Store {
                     registered_at: Height(0),
                     registered_by_tx: None,
                 };
-                participants.insert(card.agency.as_str(), codec::encode(&p).as_slice()).map_err(db)?;
+                participants
+                    .insert(card.agency.as_str(), codec::encode(&p).as_slice())
+                    .map_err(db)?;
             }
             let mut meta = txn.open_table(META).map_err(db)?;
-            meta.insert("chain_id", chain_id.0.as_bytes().as_slice()).map_err(db)?;
-            meta.insert("tip", codec::encode(&Tip::genesis(chain_id)).as_slice()).map_err(db)?;
+            meta.insert("chain_id", chain_id.0.as_bytes().as_slice())
+                .map_err(db)?;
+            meta.insert("tip", codec::encode(&Tip::genesis(chain_id)).as_slice())
+                .map_err(db)?;
             // Create the other tables so readers never see them missing.
             txn.open_table(BLOCKS).map_err(db)?;
             txn.open_table(CERTIFICATES).map_err(db)?;
@@ -146,41 +160,64 @@ impl Store {
             )));
         }
         if block.header.log_root != tip.log.root() || block.header.state_root != tip.state_root {
-            return Err(StoreError::Corrupt(format!("tip roots disagree with block {}", tip.height)));
+            return Err(StoreError::Corrupt(format!(
+                "tip roots disagree with block {}",
+                tip.height
+            )));
         }
         Ok(())
     }
 
     /// The committed tip.
     pub fn tip(&self) -> Result<Tip, StoreError> {
-        let bytes = self.meta("tip")?.ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        let bytes = self
+            .meta("tip")?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
         codec::decode(&bytes, 1024 * 1024).map_err(|e| StoreError::Corrupt(format!("tip: {e}")))
     }
 
     /// Writes a decided block and everything it changes in one durable transaction.
-    pub fn commit_block(&self, block: &Block, certificate: &CommitCertificate, effects: &BlockEffects) -> Result<(), StoreError> {
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        effects: &BlockEffects,
+    ) -> Result<(), StoreError> {
         let height = block.header.height.0;
         let block_id = block.id();
         let mut txn = self.db.begin_write().map_err(db)?;
-        txn.set_durability(redb::Durability::Immediate).map_err(db)?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(db)?;
         {
-            txn.open_table(BLOCKS).map_err(db)?.insert(height, codec::encode(block).as_slice()).map_err(db)?;
+            txn.open_table(BLOCKS)
+                .map_err(db)?
+                .insert(height, codec::encode(block).as_slice())
+                .map_err(db)?;
             txn.open_table(CERTIFICATES)
                 .map_err(db)?
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
-            txn.open_table(BLOCK_IDS).map_err(db)?.insert(block_id.0.as_bytes().as_slice(), height).map_err(db)?;
+            txn.open_table(BLOCK_IDS)
+                .map_err(db)?
+                .insert(block_id.0.as_bytes().as_slice(), height)
+                .map_err(db)?;
             let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
             for (tx, receipt) in block.transactions.iter().zip(&effects.receipts) {
                 let record = TxRecord {
                     receipt: receipt.clone(),
                     block_id,
                 };
-                txs.insert(tx.id().0.as_bytes().as_slice(), codec::encode(&record).as_slice()).map_err(db)?;
+                txs.insert(
+                    tx.id().0.as_bytes().as_slice(),
+                    codec::encode(&record).as_slice(),
+                )
+                .map_err(db)?;
             }
             let mut participants = txn.open_table(PARTICIPANTS).map_err(db)?;
             for (id, p) in &effects.participants {
-                participants.insert(id.as_str(), codec::encode(p).as_slice()).map_err(db)?;
+                participants
+                    .insert(id.as_str(), codec::encode(p).as_slice())
+                    .map_err(db)?;
             }
             let mut nonces = txn.open_table(NONCES).map_err(db)?;
             for (signer, nonce) in &effects.nonces {
@@ -188,7 +225,9 @@ impl Store {
             }
             let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
             for (key, digest) in &effects.log_nodes {
-                nodes.insert((key.level, key.index), digest.as_bytes().as_slice()).map_err(db)?;
+                nodes
+                    .insert((key.level, key.index), digest.as_bytes().as_slice())
+                    .map_err(db)?;
             }
             txn.open_table(META)
                 .map_err(db)?
@@ -221,15 +260,17 @@ impl Reader {
     pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
         Ok(match self.block_bytes(height)? {
             Some((block, cert)) => Some((
-                codec::decode(&block, MAX_BLOCK_BYTES).map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))?,
-                codec::decode(&cert, MAX_BLOCK_BYTES).map_err(|e| StoreError::Corrupt(format!("certificate {height}: {e}")))?,
+                codec::decode(&block, MAX_BLOCK_BYTES)
+                    .map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))?,
+                codec::decode(&cert, MAX_BLOCK_BYTES)
+                    .map_err(|e| StoreError::Corrupt(format!("certificate {height}: {e}")))?,
             )),
             None => None,
         })
     }
 
     /// The raw block and certificate bytes at `height`.
-    pub fn block_bytes(&self, height: Height) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn block_bytes(&self, height: Height) -> Result<Option<RawBlock>, StoreError> {
         let blocks = self.txn.open_table(BLOCKS).map_err(db)?;
         let Some(block) = blocks.get(height.0).map_err(db)? else {
             return Ok(None);
@@ -247,7 +288,8 @@ impl Reader {
         let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
         match table.get(id.0.as_bytes().as_slice()).map_err(db)? {
             Some(v) => Ok(Some(
-                codec::decode(v.value(), 1024 * 1024).map_err(|e| StoreError::Corrupt(format!("tx {id}: {e}")))?,
+                codec::decode(v.value(), 1024 * 1024)
+                    .map_err(|e| StoreError::Corrupt(format!("tx {id}: {e}")))?,
             )),
             None => Ok(None),
         }
@@ -258,9 +300,9 @@ impl Reader {
         let Some(record) = self.tx(id)? else {
             return Ok(None);
         };
-        let (block, certificate) = self
-            .block(record.receipt.height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", record.receipt.height)))?;
+        let (block, certificate) = self.block(record.receipt.height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("block {} missing", record.receipt.height))
+        })?;
         let transaction = block
             .transactions
             .get(record.receipt.index as usize)
@@ -285,7 +327,12 @@ impl Reader {
         };
         let signer = self
             .participant(&item.transaction.tx.signer)?
-            .ok_or_else(|| StoreError::Corrupt(format!("signer {} of {id} unknown", item.transaction.tx.signer)))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "signer {} of {id} unknown",
+                    item.transaction.tx.signer
+                ))
+            })?;
         let signer_registration = match signer.registered_by_tx {
             Some(reg) => Some(
                 self.proven(&reg)?
@@ -309,9 +356,11 @@ impl Reader {
     pub fn participant(&self, id: &ParticipantId) -> Result<Option<Participant>, StoreError> {
         let table = self.txn.open_table(PARTICIPANTS).map_err(db)?;
         match table.get(id.as_str()).map_err(db)? {
-            Some(v) => Ok(Some(
-                codec::decode(v.value(), 64 * 1024).map_err(|e| StoreError::Corrupt(format!("participant {id}: {e}")))?,
-            )),
+            Some(v) => {
+                Ok(Some(codec::decode(v.value(), 64 * 1024).map_err(|e| {
+                    StoreError::Corrupt(format!("participant {id}: {e}"))
+                })?))
+            }
             None => Ok(None),
         }
     }
@@ -341,9 +390,11 @@ impl NodeSource for Reader {
     fn node(&self, key: NodeKey) -> Result<Option<Digest>, StoreError> {
         let table = self.txn.open_table(LOG_NODES).map_err(db)?;
         match table.get((key.level, key.index)).map_err(db)? {
-            Some(v) => Ok(Some(Digest(
-                v.value().try_into().map_err(|_| StoreError::Corrupt("log node length".into()))?,
-            ))),
+            Some(v) => {
+                Ok(Some(Digest(v.value().try_into().map_err(|_| {
+                    StoreError::Corrupt("log node length".into())
+                })?)))
+            }
             None => Ok(None),
         }
     }

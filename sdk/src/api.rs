@@ -49,7 +49,9 @@ impl TxStatus {
     /// The transaction id.
     pub fn tx_id(&self) -> TxId {
         match self {
-            TxStatus::Pending { tx_id } | TxStatus::Committed { tx_id, .. } | TxStatus::Rejected { tx_id, .. } => *tx_id,
+            TxStatus::Pending { tx_id }
+            | TxStatus::Committed { tx_id, .. }
+            | TxStatus::Rejected { tx_id, .. } => *tx_id,
         }
     }
 
@@ -64,7 +66,9 @@ pub fn http_status_of(reason: RejectReason) -> u16 {
     match reason {
         RejectReason::BadSignature => 401,
         RejectReason::UnknownSigner | RejectReason::MissingRole => 403,
-        RejectReason::Replayed | RejectReason::NonceUsed | RejectReason::DuplicateParticipant => 409,
+        RejectReason::Replayed | RejectReason::NonceUsed | RejectReason::DuplicateParticipant => {
+            409
+        }
         RejectReason::TooLarge => 413,
         RejectReason::MempoolFull => 503,
         RejectReason::WrongChain

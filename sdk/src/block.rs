@@ -116,7 +116,7 @@ pub struct ValidatorSet {
 impl ValidatorSet {
     /// A set from validators in any order (sorted here by key).
     pub fn new(mut validators: Vec<Validator>) -> Self {
-        validators.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        validators.sort_by_key(|v| v.public_key);
         ValidatorSet { validators }
     }
 
@@ -170,7 +170,13 @@ struct VoteContent<'a> {
 
 /// The digest a validator signs when it votes: for `block` (or nil) at `height` and `round`
 /// (-1 for nil round) on chain `chain_id`.
-pub fn vote_digest(chain_id: &ChainId, kind: VoteKind, height: Height, round: i64, block: Option<&BlockId>) -> Digest {
+pub fn vote_digest(
+    chain_id: &ChainId,
+    kind: VoteKind,
+    height: Height,
+    round: i64,
+    block: Option<&BlockId>,
+) -> Digest {
     let content = VoteContent {
         chain_id,
         kind,
@@ -215,7 +221,9 @@ pub struct CommitCertificate {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateError {
     /// It is for another block or height.
-    #[error("certificate is for block {found_block} at height {found_height}, expected block {expected_block} at height {expected_height}")]
+    #[error(
+        "certificate is for block {found_block} at height {found_height}, expected block {expected_block} at height {expected_height}"
+    )]
     WrongBlock {
         /// Expected block.
         expected_block: BlockId,
@@ -271,7 +279,13 @@ impl CommitCertificate {
                 found_height: self.height,
             });
         }
-        let digest = vote_digest(chain_id, VoteKind::Precommit, height, i64::from(self.round), Some(block));
+        let digest = vote_digest(
+            chain_id,
+            VoteKind::Precommit,
+            height,
+            i64::from(self.round),
+            Some(block),
+        );
         let mut seen = BTreeSet::new();
         let mut power = 0u64;
         let mut agencies = Vec::with_capacity(self.signatures.len());
@@ -282,12 +296,12 @@ impl CommitCertificate {
             if !seen.insert(sig.validator) {
                 return Err(CertificateError::Duplicate(sig.validator));
             }
-            sig.validator
-                .verify(&digest, &sig.signature)
-                .map_err(|_| CertificateError::BadSignature {
+            sig.validator.verify(&digest, &sig.signature).map_err(|_| {
+                CertificateError::BadSignature {
                     agency: validator.agency.clone(),
                     key: sig.validator,
-                })?;
+                }
+            })?;
             power += validator.power;
             agencies.push(validator.agency.clone());
         }
@@ -340,14 +354,29 @@ mod tests {
     #[test]
     fn quorum_table() {
         // (validators, signers, certifies?)
-        let table = [(1, 1, true), (3, 2, false), (3, 3, true), (4, 2, false), (4, 3, true), (4, 4, true), (7, 4, false), (7, 5, true)];
+        let table = [
+            (1, 1, true),
+            (3, 2, false),
+            (3, 3, true),
+            (4, 2, false),
+            (4, 3, true),
+            (4, 4, true),
+            (7, 4, false),
+            (7, 5, true),
+        ];
         let chain = ChainId(Digest([9; 32]));
         let block = BlockId(Digest([8; 32]));
         for (n, signers, ok) in table {
-            let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(&[i as u8 + 1; 32])).collect();
+            let keys: Vec<Keypair> = (0..n)
+                .map(|i| Keypair::from_seed(&[i as u8 + 1; 32]))
+                .collect();
             let validators = set(&keys);
             let cert = certificate(&keys[..signers], &chain, &block);
-            assert_eq!(cert.verify(&chain, Height(5), &block, &validators).is_ok(), ok, "{n} validators, {signers} signers");
+            assert_eq!(
+                cert.verify(&chain, Height(5), &block, &validators).is_ok(),
+                ok,
+                "{n} validators, {signers} signers"
+            );
         }
     }
 
@@ -359,14 +388,26 @@ mod tests {
         let block = BlockId(Digest([8; 32]));
         let good = certificate(&keys[..3], &chain, &block);
         let other_chain = ChainId(Digest([7; 32]));
-        assert!(matches!(good.verify(&other_chain, Height(5), &block, &validators), Err(CertificateError::BadSignature { .. })));
-        assert!(matches!(good.verify(&chain, Height(6), &block, &validators), Err(CertificateError::WrongBlock { .. })));
+        assert!(matches!(
+            good.verify(&other_chain, Height(5), &block, &validators),
+            Err(CertificateError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            good.verify(&chain, Height(6), &block, &validators),
+            Err(CertificateError::WrongBlock { .. })
+        ));
         let mut dup = good.clone();
         dup.signatures.push(dup.signatures[0].clone());
-        assert!(matches!(dup.verify(&chain, Height(5), &block, &validators), Err(CertificateError::Duplicate(_))));
+        assert!(matches!(
+            dup.verify(&chain, Height(5), &block, &validators),
+            Err(CertificateError::Duplicate(_))
+        ));
         let outsider = Keypair::from_seed(&[99; 32]);
         let mut unknown = good.clone();
         unknown.signatures[0].validator = outsider.public();
-        assert!(matches!(unknown.verify(&chain, Height(5), &block, &validators), Err(CertificateError::UnknownValidator(_))));
+        assert!(matches!(
+            unknown.verify(&chain, Height(5), &block, &validators),
+            Err(CertificateError::UnknownValidator(_))
+        ));
     }
 }

@@ -76,7 +76,8 @@ impl ProofBundle {
                         found: bytes.len(),
                     }));
                 }
-                serde_json::from_slice(bytes).map_err(|e| VerifyError::Decode(CodecError::Malformed(e.to_string())))
+                serde_json::from_slice(bytes)
+                    .map_err(|e| VerifyError::Decode(CodecError::Malformed(e.to_string())))
             }
             _ => Self::from_bytes(bytes),
         }
@@ -123,7 +124,9 @@ pub enum VerifyError {
     #[error("link 'encoding' failed: {0}")]
     Decode(CodecError),
     /// Unknown bundle version.
-    #[error("link 'encoding' failed: bundle version {0} is not supported (expected {BUNDLE_VERSION})")]
+    #[error(
+        "link 'encoding' failed: bundle version {0} is not supported (expected {BUNDLE_VERSION})"
+    )]
     Version(u32),
     /// The transaction or header names another federation.
     #[error("link 'chain' failed: {what} is for chain {found}, the genesis is chain {expected}")]
@@ -136,7 +139,9 @@ pub enum VerifyError {
         found: ChainId,
     },
     /// The transaction's signature does not verify.
-    #[error("link 'signature' failed: the signature of transaction {tx} does not verify against {signer}'s key {key}")]
+    #[error(
+        "link 'signature' failed: the signature of transaction {tx} does not verify against {signer}'s key {key}"
+    )]
     Signature {
         /// The transaction.
         tx: TxId,
@@ -239,11 +244,12 @@ fn verify_proven(
         });
     }
     let tx_id = tx.id();
-    tx.verify_signature(key).map_err(|_| VerifyError::Signature {
-        tx: tx_id,
-        signer: tx.tx.signer.clone(),
-        key: *key,
-    })?;
+    tx.verify_signature(key)
+        .map_err(|_| VerifyError::Signature {
+            tx: tx_id,
+            signer: tx.tx.signer.clone(),
+            key: *key,
+        })?;
     let receipt = &proven.receipt;
     if receipt.height != proven.header.height {
         return Err(VerifyError::Receipt(format!(
@@ -286,7 +292,13 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
         .iter()
         .find(|card| card.agency.as_str() == signer.as_str());
     let (key, source) = match (founder, &bundle.signer_registration) {
-        (Some(card), None) => (card.admin_key, format!("admin key of founding agency {}, in the genesis", card.agency)),
+        (Some(card), None) => (
+            card.admin_key,
+            format!(
+                "admin key of founding agency {}, in the genesis",
+                card.agency
+            ),
+        ),
         (Some(_), Some(_)) => {
             return Err(VerifyError::Signer(format!(
                 "{signer} is a founding agency, whose key is in the genesis; the bundle must not carry a registration"
@@ -322,13 +334,15 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
                         && !(registration.receipt.height == item.receipt.height
                             && registration.receipt.index < item.receipt.index)
                     {
-                        return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(format!(
-                            "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
-                            registration.receipt.height,
-                            registration.receipt.index,
-                            item.receipt.height,
-                            item.receipt.index
-                        )))));
+                        return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
+                            format!(
+                                "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
+                                registration.receipt.height,
+                                registration.receipt.index,
+                                item.receipt.height,
+                                item.receipt.index
+                            ),
+                        ))));
                     }
                     (
                         *public_key,
@@ -339,9 +353,9 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
                     )
                 }
                 _ => {
-                    return Err(VerifyError::Registration(Box::new(VerifyError::Signer(format!(
-                        "the registration transaction does not register {signer}"
-                    )))));
+                    return Err(VerifyError::Registration(Box::new(VerifyError::Signer(
+                        format!("the registration transaction does not register {signer}"),
+                    ))));
                 }
             }
         }

@@ -124,7 +124,10 @@ fn run() -> anyhow::Result<ExitCode> {
             let key = Keypair::generate()?;
             write_key_file(&out, "participant", &key)?;
             println!("{}", key.public());
-            eprintln!("key written to {} (mode 0600); the line above is its public key", out.display());
+            eprintln!(
+                "key written to {} (mode 0600); the line above is its public key",
+                out.display()
+            );
         }
         Command::Submit {
             node,
@@ -141,7 +144,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 (None, Some(path)) => Genesis::read_verified(&path)?.1,
                 (None, None) => anyhow::bail!("give --genesis FILE or --chain-id ID"),
             };
-            let body: Body = serde_json::from_str(&body).context("--body is not a transaction body")?;
+            let body: Body =
+                serde_json::from_str(&body).context("--body is not a transaction body")?;
             body.validate()?;
             let key = read_key_file(&key)?;
             let tx: SignedTx = UnsignedTx {
@@ -171,11 +175,20 @@ fn run() -> anyhow::Result<ExitCode> {
                 bundle.to_bytes()
             };
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!("bundle for {id} written to {} ({} bytes)", out.display(), bytes.len());
+            eprintln!(
+                "bundle for {id} written to {} ({} bytes)",
+                out.display(),
+                bytes.len()
+            );
         }
-        Command::Verify { bundle, genesis, json } => {
+        Command::Verify {
+            bundle,
+            genesis,
+            json,
+        } => {
             let genesis = Genesis::read(&genesis)?;
-            let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let bytes =
+                std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
             let result = ProofBundle::parse(&bytes).and_then(|b| verify_bundle(&genesis, &b));
             return match result {
                 Ok(proven) => {
@@ -184,22 +197,45 @@ fn run() -> anyhow::Result<ExitCode> {
                     } else {
                         println!("VERIFIED");
                         println!("transaction  {}", proven.tx_id);
-                        println!("signer       {} ({})", proven.signer, proven.signer_key_source);
+                        println!(
+                            "signer       {} ({})",
+                            proven.signer, proven.signer_key_source
+                        );
                         println!("outcome      {:?}", proven.outcome);
                         match &proven.body {
-                            Body::AnchorRecord { kind, document_hash, metadata } => {
+                            Body::AnchorRecord {
+                                kind,
+                                document_hash,
+                                metadata,
+                            } => {
                                 println!("record       {kind}, document hash {document_hash}");
                                 for (k, v) in metadata {
                                     println!("             {k} = {v}");
                                 }
                             }
-                            Body::RegisterParticipant { id, name, roles, .. } => {
+                            Body::RegisterParticipant {
+                                id, name, roles, ..
+                            } => {
                                 println!("registers    {id} ({name}), roles {roles:?}");
                             }
                         }
-                        println!("block        {} at height {}", proven.block_id, proven.height);
-                        println!("log          position {} of {}", proven.log_index, proven.log_size);
-                        println!("certified by {}", proven.certified_by.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
+                        println!(
+                            "block        {} at height {}",
+                            proven.block_id, proven.height
+                        );
+                        println!(
+                            "log          position {} of {}",
+                            proven.log_index, proven.log_size
+                        );
+                        println!(
+                            "certified by {}",
+                            proven
+                                .certified_by
+                                .iter()
+                                .map(|a| a.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
                         println!("chain        {}", genesis.chain_id());
                     }
                     Ok(ExitCode::SUCCESS)

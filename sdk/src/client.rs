@@ -81,7 +81,11 @@ impl Client {
         &self.base
     }
 
-    fn finish(&self, url: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Vec<u8>, ClientError> {
+    fn finish(
+        &self,
+        url: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, ClientError> {
         let transport = |reason: String| ClientError::Transport {
             url: url.to_string(),
             reason,
@@ -118,9 +122,22 @@ impl Client {
     }
 
     /// Submits raw bytes with a content type (for tests of hostile input).
-    pub fn submit_raw(&self, content_type: &str, body: &[u8], wait: bool) -> Result<TxStatus, ClientError> {
-        let url = format!("{}/v1/tx{}", self.base, if wait { "?wait=commit" } else { "" });
-        let response = self.agent.post(&url).header("content-type", content_type).send(body);
+    pub fn submit_raw(
+        &self,
+        content_type: &str,
+        body: &[u8],
+        wait: bool,
+    ) -> Result<TxStatus, ClientError> {
+        let url = format!(
+            "{}/v1/tx{}",
+            self.base,
+            if wait { "?wait=commit" } else { "" }
+        );
+        let response = self
+            .agent
+            .post(&url)
+            .header("content-type", content_type)
+            .send(body);
         let body = self.finish(&url, response)?;
         serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
             url,

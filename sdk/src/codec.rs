@@ -28,7 +28,9 @@ pub enum CodecError {
     #[error("malformed cbor: {0}")]
     Malformed(String),
     /// The input decodes, but is not the canonical encoding of what it decodes to.
-    #[error("non-canonical cbor: {found} bytes decode to a value whose canonical encoding is {canonical} bytes")]
+    #[error(
+        "non-canonical cbor: {found} bytes decode to a value whose canonical encoding is {canonical} bytes"
+    )]
     NonCanonical {
         /// Input size.
         found: usize,
@@ -81,19 +83,31 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let s = Sample { a: 7, b: "x".into() };
+        let s = Sample {
+            a: 7,
+            b: "x".into(),
+        };
         let bytes = encode(&s);
         assert_eq!(decode::<Sample>(&bytes, 100), Ok(s));
     }
 
     #[test]
     fn rejects_trailing_bytes_and_long_forms() {
-        let mut bytes = encode(&Sample { a: 7, b: "x".into() });
+        let mut bytes = encode(&Sample {
+            a: 7,
+            b: "x".into(),
+        });
         bytes.push(0);
-        assert!(matches!(decode::<Sample>(&bytes, 100), Err(CodecError::NonCanonical { .. })));
+        assert!(matches!(
+            decode::<Sample>(&bytes, 100),
+            Err(CodecError::NonCanonical { .. })
+        ));
         // 7 encoded in the two-byte form (0x18 0x07) instead of the one-byte form.
         let long = [0x82, 0x18, 0x07, 0x61, b'x'];
-        assert!(matches!(decode::<Sample>(&long, 100), Err(CodecError::NonCanonical { .. })));
+        assert!(matches!(
+            decode::<Sample>(&long, 100),
+            Err(CodecError::NonCanonical { .. })
+        ));
         // An indefinite-length array.
         let indefinite = [0x9f, 0x07, 0x61, b'x', 0xff];
         assert!(decode::<Sample>(&indefinite, 100).is_err());
@@ -101,15 +115,24 @@ mod tests {
 
     #[test]
     fn rejects_oversized_before_decoding() {
-        let bytes = encode(&Sample { a: 1, b: "y".repeat(50) });
+        let bytes = encode(&Sample {
+            a: 1,
+            b: "y".repeat(50),
+        });
         assert_eq!(
             decode::<Sample>(&bytes, 10),
-            Err(CodecError::TooLarge { limit: 10, found: bytes.len() })
+            Err(CodecError::TooLarge {
+                limit: 10,
+                found: bytes.len()
+            })
         );
     }
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(decode::<Sample>(&[0xff, 0x00], 100), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            decode::<Sample>(&[0xff, 0x00], 100),
+            Err(CodecError::Malformed(_))
+        ));
     }
 }

@@ -122,7 +122,9 @@ pub enum GenesisError {
     MissingSignature(AgencyId),
     /// The founder's signature does not verify: the genesis was edited after signing, or signed
     /// by another key.
-    #[error("signature of founder {0} does not verify against the genesis content (was the file edited after signing?)")]
+    #[error(
+        "signature of founder {0} does not verify against the genesis content (was the file edited after signing?)"
+    )]
     BadSignature(AgencyId),
     /// A signature from an agency that is not a founder.
     #[error("genesis carries a signature by {0}, which is not a founding agency")]
@@ -157,7 +159,9 @@ impl GenesisContent {
             return Err(GenesisError::Invalid("no founding agencies".into()));
         }
         if !self.agencies.windows(2).all(|w| w[0].agency < w[1].agency) {
-            return Err(GenesisError::Invalid("agencies must be sorted by id and unique".into()));
+            return Err(GenesisError::Invalid(
+                "agencies must be sorted by id and unique".into(),
+            ));
         }
         let mut keys = Vec::new();
         for card in &self.agencies {
@@ -171,7 +175,9 @@ impl GenesisContent {
         }
         keys.sort();
         if keys.windows(2).any(|w| w[0] == w[1]) {
-            return Err(GenesisError::Invalid("a key is used twice; every role of every agency needs its own key".into()));
+            return Err(GenesisError::Invalid(
+                "a key is used twice; every role of every agency needs its own key".into(),
+            ));
         }
         Ok(())
     }
@@ -264,7 +270,11 @@ impl Genesis {
         };
         let meta = std::fs::metadata(path).map_err(|e| file_err(e.to_string()))?;
         if meta.len() > codec::MAX_GENESIS_BYTES as u64 {
-            return Err(file_err(format!("{} bytes, the limit is {}", meta.len(), codec::MAX_GENESIS_BYTES)));
+            return Err(file_err(format!(
+                "{} bytes, the limit is {}",
+                meta.len(),
+                codec::MAX_GENESIS_BYTES
+            )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| file_err(format!("not a genesis: {e}")))
@@ -279,7 +289,8 @@ impl Genesis {
 
     /// Writes the genesis as pretty JSON.
     pub fn write(&self, path: &Path) -> Result<(), GenesisError> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| GenesisError::Invalid(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| GenesisError::Invalid(e.to_string()))?;
         std::fs::write(path, text + "\n").map_err(|e| GenesisError::File {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -340,7 +351,10 @@ pub(crate) mod tests {
     fn edited_genesis_is_refused() {
         let (mut genesis, _) = test_genesis(4);
         genesis.content.params.block_max_transactions += 1;
-        assert!(matches!(genesis.verify(), Err(GenesisError::BadSignature(_))));
+        assert!(matches!(
+            genesis.verify(),
+            Err(GenesisError::BadSignature(_))
+        ));
     }
 
     #[test]

@@ -77,7 +77,10 @@ impl<C> Encode<C> for Digest {
 }
 
 impl<'b, C> Decode<'b, C> for Digest {
-    fn decode(d: &mut minicbor::Decoder<'b>, _ctx: &mut C) -> Result<Self, minicbor::decode::Error> {
+    fn decode(
+        d: &mut minicbor::Decoder<'b>,
+        _ctx: &mut C,
+    ) -> Result<Self, minicbor::decode::Error> {
         let bytes = d.bytes()?;
         let array: [u8; 32] = bytes
             .try_into()

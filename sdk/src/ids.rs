@@ -192,7 +192,16 @@ mod tests {
         for good in ["CN-QDG-CUSTOMS", "KZ-KGS", "BANK1"] {
             assert!(AgencyId::new(good).is_ok(), "{good}");
         }
-        for bad in ["", "ab", "cn-qdg", "-AB", "AB-", "A--B", "A B C", &"A".repeat(49)] {
+        for bad in [
+            "",
+            "ab",
+            "cn-qdg",
+            "-AB",
+            "AB-",
+            "A--B",
+            "A B C",
+            &"A".repeat(49),
+        ] {
             assert!(ParticipantId::new(bad).is_err(), "{bad}");
         }
     }

@@ -45,7 +45,8 @@ pub enum KeyError {
 impl PublicKey {
     /// Checks `bytes` are a valid, non-weak ed25519 public key.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::InvalidKey(hex::encode(bytes)))?;
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| KeyError::InvalidKey(hex::encode(bytes)))?;
         if key.is_weak() {
             return Err(KeyError::WeakKey(hex::encode(bytes)));
         }
@@ -74,7 +75,8 @@ impl PublicKey {
 
     /// Verifies `signature` over `message` with the protocol's single rule (`verify_strict`).
     pub fn verify(&self, message: &Digest, signature: &Signature) -> Result<(), KeyError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidKey(self.to_hex()))?;
+        let key =
+            VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidKey(self.to_hex()))?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         key.verify_strict(message.as_bytes(), &sig)
             .map_err(|_| KeyError::BadSignature(self.to_hex()))
@@ -248,7 +250,9 @@ pub enum KeyFileError {
         reason: String,
     },
     /// The file can be read by other users.
-    #[error("key file {path} has mode {mode:o}: private keys must be readable by their owner only (chmod 600)")]
+    #[error(
+        "key file {path} has mode {mode:o}: private keys must be readable by their owner only (chmod 600)"
+    )]
     TooOpen {
         /// The file.
         path: String,
@@ -272,10 +276,13 @@ pub fn write_key_file(path: &Path, kind: &str, key: &Keypair) -> Result<(), KeyF
         public_key: key.public(),
         secret_seed: hex::encode(*seed),
     };
-    let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| KeyFileError::Invalid {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?);
+    let text =
+        Zeroizing::new(
+            serde_json::to_string_pretty(&file).map_err(|e| KeyFileError::Invalid {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+        );
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -301,10 +308,13 @@ pub fn read_key_file(path: &Path) -> Result<Keypair, KeyFileError> {
             return Err(KeyFileError::TooOpen { path: shown, mode });
         }
     }
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-        path: shown.clone(),
-        source,
-    })?);
+    let text =
+        Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+                path: shown.clone(),
+                source,
+            })?,
+        );
     let invalid = |reason: String| KeyFileError::Invalid {
         path: shown.clone(),
         reason,
@@ -346,10 +356,11 @@ mod tests {
     fn rfc8032_test_vector_1() {
         // RFC 8032 section 7.1, TEST 1 (empty message) checked through dalek directly, and our
         // key derivation from the same seed.
-        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-            .expect("hex")
-            .try_into()
-            .expect("32 bytes");
+        let seed: [u8; 32] =
+            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes");
         let key = Keypair::from_seed(&seed);
         assert_eq!(
             key.public().to_hex(),
@@ -362,7 +373,10 @@ mod tests {
         // The identity point (small order).
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert!(matches!(PublicKey::from_bytes(identity), Err(KeyError::WeakKey(_))));
+        assert!(matches!(
+            PublicKey::from_bytes(identity),
+            Err(KeyError::WeakKey(_))
+        ));
         // A non-canonical small-order encoding.
         assert!(PublicKey::from_bytes([0; 32]).is_err());
     }
@@ -386,12 +400,18 @@ mod tests {
         write_key_file(&path, "validator", &key).expect("write");
         let back = read_key_file(&path).expect("read");
         assert_eq!(back.public(), key.public());
-        assert!(write_key_file(&path, "validator", &key).is_err(), "must not overwrite");
+        assert!(
+            write_key_file(&path, "validator", &key).is_err(),
+            "must not overwrite"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-            assert!(matches!(read_key_file(&path), Err(KeyFileError::TooOpen { .. })));
+            assert!(matches!(
+                read_key_file(&path),
+                Err(KeyFileError::TooOpen { .. })
+            ));
         }
     }
 }

@@ -11,7 +11,9 @@ use crate::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
 
 /// What a participant may do. Each body kind names the roles allowed to submit it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize,
+)]
 #[cbor(index_only)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -132,7 +134,10 @@ impl Body {
                 if name.trim().is_empty() || name.len() > 256 {
                     return Err(Rejection::new(
                         RejectReason::InvalidBody,
-                        format!("participant name must be 1 to 256 bytes, found {}", name.len()),
+                        format!(
+                            "participant name must be 1 to 256 bytes, found {}",
+                            name.len()
+                        ),
                     ));
                 }
                 if roles.is_empty() || !roles.windows(2).all(|w| w[0] < w[1]) {
@@ -147,20 +152,31 @@ impl Body {
                 if !RECORD_KINDS.contains(&kind.as_str()) {
                     return Err(Rejection::new(
                         RejectReason::UnknownRecordKind,
-                        format!("unknown record kind {kind:?}; expected one of {}", RECORD_KINDS.join(", ")),
+                        format!(
+                            "unknown record kind {kind:?}; expected one of {}",
+                            RECORD_KINDS.join(", ")
+                        ),
                     ));
                 }
                 if metadata.len() > MAX_METADATA_ENTRIES {
                     return Err(Rejection::new(
                         RejectReason::InvalidBody,
-                        format!("{} metadata entries, at most {MAX_METADATA_ENTRIES}", metadata.len()),
+                        format!(
+                            "{} metadata entries, at most {MAX_METADATA_ENTRIES}",
+                            metadata.len()
+                        ),
                     ));
                 }
                 for (key, value) in metadata {
-                    if key.is_empty() || key.len() > MAX_METADATA_KEY || value.len() > MAX_METADATA_VALUE {
+                    if key.is_empty()
+                        || key.len() > MAX_METADATA_KEY
+                        || value.len() > MAX_METADATA_VALUE
+                    {
                         return Err(Rejection::new(
                             RejectReason::InvalidBody,
-                            format!("metadata key {key:?}: keys are 1 to {MAX_METADATA_KEY} bytes, values at most {MAX_METADATA_VALUE}"),
+                            format!(
+                                "metadata key {key:?}: keys are 1 to {MAX_METADATA_KEY} bytes, values at most {MAX_METADATA_VALUE}"
+                            ),
                         ));
                     }
                 }
@@ -208,7 +224,10 @@ impl UnsignedTx {
     /// Signs with `key`.
     pub fn sign(self, key: &Keypair) -> SignedTx {
         let signature = key.sign(&self.signing_digest());
-        SignedTx { tx: self, signature }
+        SignedTx {
+            tx: self,
+            signature,
+        }
     }
 }
 
@@ -242,12 +261,16 @@ impl SignedTx {
 
     /// Verifies the signature against `key`.
     pub fn verify_signature(&self, key: &PublicKey) -> Result<(), Rejection> {
-        key.verify(&self.tx.signing_digest(), &self.signature).map_err(|_| {
-            Rejection::new(
-                RejectReason::BadSignature,
-                format!("signature does not verify against {}'s key {key}", self.tx.signer),
-            )
-        })
+        key.verify(&self.tx.signing_digest(), &self.signature)
+            .map_err(|_| {
+                Rejection::new(
+                    RejectReason::BadSignature,
+                    format!(
+                        "signature does not verify against {}'s key {key}",
+                        self.tx.signer
+                    ),
+                )
+            })
     }
 }
 
@@ -446,23 +469,38 @@ mod tests {
             document_hash: Digest::ZERO,
             metadata: vec![],
         };
-        assert_eq!(bad_kind.validate().map_err(|r| r.reason), Err(RejectReason::UnknownRecordKind));
+        assert_eq!(
+            bad_kind.validate().map_err(|r| r.reason),
+            Err(RejectReason::UnknownRecordKind)
+        );
         let unsorted = Body::AnchorRecord {
             kind: "generic".into(),
             document_hash: Digest::ZERO,
             metadata: vec![("b".into(), "1".into()), ("a".into(), "2".into())],
         };
-        assert_eq!(unsorted.validate().map_err(|r| r.reason), Err(RejectReason::InvalidBody));
+        assert_eq!(
+            unsorted.validate().map_err(|r| r.reason),
+            Err(RejectReason::InvalidBody)
+        );
     }
 
     #[test]
     fn malformed_and_non_canonical_bytes() {
-        assert_eq!(SignedTx::from_bytes(&[0x01]).map_err(|r| r.reason), Err(RejectReason::Malformed));
+        assert_eq!(
+            SignedTx::from_bytes(&[0x01]).map_err(|r| r.reason),
+            Err(RejectReason::Malformed)
+        );
         let key = Keypair::from_seed(&[5; 32]);
         let mut bytes = sample(&key).to_bytes();
         bytes.push(0x00);
-        assert_eq!(SignedTx::from_bytes(&bytes).map_err(|r| r.reason), Err(RejectReason::NonCanonical));
+        assert_eq!(
+            SignedTx::from_bytes(&bytes).map_err(|r| r.reason),
+            Err(RejectReason::NonCanonical)
+        );
         let big = vec![0u8; codec::MAX_TRANSACTION_BYTES + 1];
-        assert_eq!(SignedTx::from_bytes(&big).map_err(|r| r.reason), Err(RejectReason::TooLarge));
+        assert_eq!(
+            SignedTx::from_bytes(&big).map_err(|r| r.reason),
+            Err(RejectReason::TooLarge)
+        );
     }
 }

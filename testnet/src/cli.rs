@@ -73,7 +73,12 @@ pub fn main() -> anyhow::Result<()> {
             fed.wait_all_healthy(Duration::from_secs(60))?;
             let file = fed.write_file()?;
             for node in &fed.nodes {
-                println!("{:<16} {}  pid {}", node.agency, node.api_url, node.pid.unwrap_or(0));
+                println!(
+                    "{:<16} {}  pid {}",
+                    node.agency,
+                    node.api_url,
+                    node.pid.unwrap_or(0)
+                );
             }
             println!("federation up: {}", file.display());
             fed.detach();
@@ -81,14 +86,16 @@ pub fn main() -> anyhow::Result<()> {
         }
         Command::Down { dir } => {
             let path = dir.join("testnet.json");
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let file: TestnetFile = serde_json::from_str(&text).with_context(|| format!("{} is not a testnet file", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let file: TestnetFile = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a testnet file", path.display()))?;
             for node in &file.nodes {
-                if let Some(pid) = node.pid {
-                    if alive(pid) {
-                        terminate(pid);
-                        println!("stopping {} (pid {pid})", node.agency);
-                    }
+                if let Some(pid) = node.pid
+                    && alive(pid)
+                {
+                    terminate(pid);
+                    println!("stopping {} (pid {pid})", node.agency);
                 }
             }
             let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -111,12 +118,32 @@ pub fn main() -> anyhow::Result<()> {
                 e
             })
         }
-        Command::Node { home, genesis, agency, keys } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn"));
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            runtime.block_on(caravan_node::node::run(caravan_node::node::NodeOptions { home, genesis, agency, keys }))
+        Command::Node {
+            home,
+            genesis,
+            agency,
+            keys,
+        } => {
+            let filter =
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn",
+                    )
+                });
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(caravan_node::node::run(caravan_node::node::NodeOptions {
+                home,
+                genesis,
+                agency,
+                keys,
+            }))
         }
     }
 }

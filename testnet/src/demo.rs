@@ -24,10 +24,16 @@ fn step(n: usize, text: &str) {
 fn committed(status: &TxStatus) -> anyhow::Result<()> {
     match status {
         TxStatus::Committed { receipt, .. } => {
-            println!("    committed at height {}, log position {}", receipt.height, receipt.log_index);
+            println!(
+                "    committed at height {}, log position {}",
+                receipt.height, receipt.log_index
+            );
             Ok(())
         }
-        TxStatus::Rejected { receipt, .. } => bail!("transaction was rejected by the ledger: {:?}", receipt.outcome),
+        TxStatus::Rejected { receipt, .. } => bail!(
+            "transaction was rejected by the ledger: {:?}",
+            receipt.outcome
+        ),
         TxStatus::Pending { tx_id } => bail!("transaction {tx_id} still pending"),
     }
 }
@@ -38,22 +44,37 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
     println!("Caravan demo: a federated trust ledger for SCO cross-border trade");
     println!("working folder: {}", dir.display());
 
-    step(1, "Genesis ceremony: four agencies generate keys, assemble and each sign the genesis");
+    step(
+        1,
+        "Genesis ceremony: four agencies generate keys, assemble and each sign the genesis",
+    );
     let mut fed = Federation::create(dir, 4, launcher)?;
     for node in &fed.nodes {
         println!("    {:<16} keys in {}", node.agency, node.keys.display());
     }
-    println!("    genesis {} (chain {})", fed.genesis_path.display(), fed.chain_id());
+    println!(
+        "    genesis {} (chain {})",
+        fed.genesis_path.display(),
+        fed.chain_id()
+    );
 
     step(2, "Starting four validator processes on loopback");
     fed.start_all()?;
     fed.wait_all_healthy(Duration::from_secs(60))?;
     for node in &fed.nodes {
-        println!("    {:<16} {}  (pid {})", node.agency, node.api_url, node.pid.unwrap_or(0));
+        println!(
+            "    {:<16} {}  (pid {})",
+            node.agency,
+            node.api_url,
+            node.pid.unwrap_or(0)
+        );
     }
     let chain_id = fed.chain_id();
 
-    step(3, "Qingdao Customs (registry role) registers an exporter with its own key");
+    step(
+        3,
+        "Qingdao Customs (registry role) registers an exporter with its own key",
+    );
     let registrar = fed.admin_key(0)?;
     let exporter_key = Keypair::generate()?;
     let exporter = ParticipantId::new("CN-QDG-EXPORTER-01")?;
@@ -69,10 +90,17 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         },
     }
     .sign(&registrar);
-    println!("    submitting registration {} through {}", registration.id(), fed.nodes[0].api_url);
+    println!(
+        "    submitting registration {} through {}",
+        registration.id(),
+        fed.nodes[0].api_url
+    );
     committed(&fed.client(0).submit(&registration, true)?)?;
 
-    step(4, "The exporter anchors four signed records, each through a different agency's node");
+    step(
+        4,
+        "The exporter anchors four signed records, each through a different agency's node",
+    );
     let records = [
         ("commercial_invoice", "INV-2026-0917", "invoice.pdf"),
         ("packing_list", "PL-2026-0917", "packing-list.pdf"),
@@ -81,7 +109,8 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
     ];
     let mut anchored: Vec<SignedTx> = Vec::new();
     for (i, (kind, number, file)) in records.iter().enumerate() {
-        let document = format!("{kind} {number}: 20 x 40HC machinery parts, Qingdao -> Khorgos -> Almaty");
+        let document =
+            format!("{kind} {number}: 20 x 40HC machinery parts, Qingdao -> Khorgos -> Almaty");
         let tx = UnsignedTx {
             chain_id,
             signer: exporter.clone(),
@@ -89,7 +118,10 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
             body: Body::AnchorRecord {
                 kind: kind.to_string(),
                 document_hash: hash(Domain::Content, document.as_bytes()),
-                metadata: vec![("file".into(), file.to_string()), ("number".into(), number.to_string())],
+                metadata: vec![
+                    ("file".into(), file.to_string()),
+                    ("number".into(), number.to_string()),
+                ],
             },
         }
         .sign(&exporter_key);
@@ -109,28 +141,61 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         for i in 1..fed.nodes.len() {
             let other = fed.client(i).block(caravan_sdk::ids::Height(h))?.block_id;
             if other != id {
-                bail!("node {} has block {other} at height {h}, node {} has {id}", fed.nodes[i].agency, fed.nodes[0].agency);
+                bail!(
+                    "node {} has block {other} at height {h}, node {} has {id}",
+                    fed.nodes[i].agency,
+                    fed.nodes[0].agency
+                );
             }
         }
     }
-    println!("    heights 1..={tip}: identical block ids on all {} nodes", fed.nodes.len());
+    println!(
+        "    heights 1..={tip}: identical block ids on all {} nodes",
+        fed.nodes.len()
+    );
 
-    step(6, "A bank fetches the invoice's proof bundle and verifies it offline against the genesis file");
+    step(
+        6,
+        "A bank fetches the invoice's proof bundle and verifies it offline against the genesis file",
+    );
     let invoice = &anchored[0];
     let bundle = fed.client(2).proof(&invoice.id())?;
     let bundle_path = dir.join("invoice-bundle.cbor");
     std::fs::write(&bundle_path, bundle.to_bytes())?;
-    println!("    bundle: {} ({} bytes, fetched from {})", bundle_path.display(), bundle.to_bytes().len(), fed.nodes[2].agency);
+    println!(
+        "    bundle: {} ({} bytes, fetched from {})",
+        bundle_path.display(),
+        bundle.to_bytes().len(),
+        fed.nodes[2].agency
+    );
     // Offline: only the genesis file and the bundle file are read from here on.
     let genesis = Genesis::read(&fed.genesis_path)?;
     let bytes = std::fs::read(&bundle_path)?;
-    let proven = verify_bundle(&genesis, &ProofBundle::parse(&bytes)?).context("the bundle should verify")?;
+    let proven = verify_bundle(&genesis, &ProofBundle::parse(&bytes)?)
+        .context("the bundle should verify")?;
     println!("    VERIFIED transaction {}", proven.tx_id);
-    println!("      signed by {} ({})", proven.signer, proven.signer_key_source);
-    println!("      block {} at height {}, log position {} of {}", proven.block_id, proven.height, proven.log_index, proven.log_size);
-    println!("      certified by {}", proven.certified_by.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "      signed by {} ({})",
+        proven.signer, proven.signer_key_source
+    );
+    println!(
+        "      block {} at height {}, log position {} of {}",
+        proven.block_id, proven.height, proven.log_index, proven.log_size
+    );
+    println!(
+        "      certified by {}",
+        proven
+            .certified_by
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
-    step(7, "A tampered copy (one byte of the record's document hash changed) is refused");
+    step(
+        7,
+        "A tampered copy (one byte of the record's document hash changed) is refused",
+    );
     let mut tampered = bundle.clone();
     if let Body::AnchorRecord { document_hash, .. } = &mut tampered.item.transaction.tx.body {
         document_hash.0[0] ^= 0x01;

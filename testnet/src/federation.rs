@@ -21,8 +21,16 @@ use caravan_sdk::tx::Role;
 /// The agencies of a federation, in order: the demo's four, then generic ones.
 pub const AGENCIES: [(&str, &str, &str); 4] = [
     ("CN-QDG-CUSTOMS", "Qingdao Customs", "CN"),
-    ("KZ-KGS-CUSTOMS", "State Revenue Committee of Kazakhstan, Khorgos customs", "KZ"),
-    ("UZ-TAS-CUSTOMS", "Customs Committee of Uzbekistan, Tashkent", "UZ"),
+    (
+        "KZ-KGS-CUSTOMS",
+        "State Revenue Committee of Kazakhstan, Khorgos customs",
+        "KZ",
+    ),
+    (
+        "UZ-TAS-CUSTOMS",
+        "Customs Committee of Uzbekistan, Tashkent",
+        "UZ",
+    ),
     ("RU-FBS-BORDER", "Russian border agency, Zabaikalsk", "RU"),
 ];
 
@@ -100,15 +108,24 @@ impl Federation {
             bail!("a federation needs at least one validator");
         }
         if dir.join("genesis.json").exists() {
-            bail!("{} already holds a federation; use another --dir or run `down` and remove it", dir.display());
+            bail!(
+                "{} already holds a federation; use another --dir or run `down` and remove it",
+                dir.display()
+            );
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut cards = Vec::new();
         let mut nodes = Vec::new();
         for i in 0..validators {
             let (id, name, country) = match AGENCIES.get(i) {
-                Some(&(id, name, country)) => (id.to_string(), name.to_string(), country.to_string()),
-                None => (format!("XX-AGENCY-{i}"), format!("Agency {i}"), "KG".to_string()),
+                Some(&(id, name, country)) => {
+                    (id.to_string(), name.to_string(), country.to_string())
+                }
+                None => (
+                    format!("XX-AGENCY-{i}"),
+                    format!("Agency {i}"),
+                    "KG".to_string(),
+                ),
             };
             let agency = AgencyId::new(id)?;
             let node_dir = dir.join(format!("node{i}"));
@@ -118,7 +135,11 @@ impl Federation {
                 agency: agency.clone(),
                 name,
                 country,
-                roles: vec![Role::Registry, Role::Credit, if i == 3 { Role::Border } else { Role::Customs }],
+                roles: vec![
+                    Role::Registry,
+                    Role::Credit,
+                    if i == 3 { Role::Border } else { Role::Customs },
+                ],
                 p2p_address: format!("127.0.0.1:{}", free_port()?),
                 api_url: api_url.clone(),
             };
@@ -133,11 +154,20 @@ impl Federation {
                 pid: None,
             });
         }
-        let mut genesis = assemble("caravan-local", "2026-11-26T00:00:00Z", cards, Params::default())?;
+        let mut genesis = assemble(
+            "caravan-local",
+            "2026-11-26T00:00:00Z",
+            cards,
+            Params::default(),
+        )?;
         let genesis_path = dir.join("genesis.json");
         genesis.write(&genesis_path)?;
         for node in &nodes {
-            genesis = caravan_genesis::sign_file(&genesis_path, &node.agency, &node.keys.join("admin.key"))?;
+            genesis = caravan_genesis::sign_file(
+                &genesis_path,
+                &node.agency,
+                &node.keys.join("admin.key"),
+            )?;
         }
         genesis.verify()?;
         let children = nodes.iter().map(|_| None).collect();
@@ -244,7 +274,9 @@ impl Federation {
 
     /// Whether node `i`'s process has exited, and how.
     pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
-        self.children[i].as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.children[i]
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Leaves the node processes running when this value is dropped (for `up`).
@@ -269,7 +301,10 @@ impl Federation {
             }
             match client.health() {
                 Ok(h) => return Ok(h.height),
-                Err(e) if Instant::now() > deadline => bail!("node {} not healthy after {timeout:?}: {e}", self.nodes[i].agency),
+                Err(e) if Instant::now() > deadline => bail!(
+                    "node {} not healthy after {timeout:?}: {e}",
+                    self.nodes[i].agency
+                ),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
@@ -286,17 +321,25 @@ impl Federation {
     }
 
     /// Waits until node `i` has committed at least `height`.
-    pub fn wait_height(&mut self, i: usize, height: Height, timeout: Duration) -> anyhow::Result<()> {
+    pub fn wait_height(
+        &mut self,
+        i: usize,
+        height: Height,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let client = Client::with_timeout(&self.nodes[i].api_url, Duration::from_secs(2));
         loop {
-            if let Ok(h) = client.health() {
-                if h.height >= height {
-                    return Ok(());
-                }
+            if let Ok(h) = client.health()
+                && h.height >= height
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("node {} did not reach height {height} within {timeout:?}", self.nodes[i].agency);
+                bail!(
+                    "node {} did not reach height {height} within {timeout:?}",
+                    self.nodes[i].agency
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use malachite::app::engine::host::{Next, SyncedValueOutcome};
 use malachite::app::streaming::{StreamContent, StreamId, StreamMessage};
-use malachite::app::types::core::{CommitCertificate as McCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, HeightParams, LinearTimeouts, Round, Validity};
+use malachite::app::types::core::{
+    CommitCertificate as McCertificate, ExtendedCommitCertificate, ExtendedCommitSignature,
+    HeightParams, LinearTimeouts, Round, Validity,
+};
 use malachite::app::types::sync::RawDecidedValue;
 use malachite::app::types::{LocallyProposedValue, PeerId, ProposedValue};
 use malachite::{AppMsg, Channels, NetworkMsg};
@@ -20,7 +23,9 @@ use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::ids::{BlockId, Height};
 
 use super::signing::{ValidatorSigner, proposal_signing_digest};
-use super::types::{Address, CaravanContext, ConsensusHeight, ProposalPart, ValidatorSet, Value, ValueId};
+use super::types::{
+    Address, CaravanContext, ConsensusHeight, ProposalPart, ValidatorSet, Value, ValueId,
+};
 use crate::execution::{BlockEffects, Overlay, build_block, check_tx, verify_block};
 use crate::node::{Shared, now_ms};
 
@@ -104,7 +109,11 @@ impl App {
         anyhow::bail!("consensus stopped")
     }
 
-    async fn handle(&mut self, msg: AppMsg<CaravanContext>, channels: &mut Channels<CaravanContext>) -> anyhow::Result<()> {
+    async fn handle(
+        &mut self,
+        msg: AppMsg<CaravanContext>,
+        channels: &mut Channels<CaravanContext>,
+    ) -> anyhow::Result<()> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let tip = self.shared.store.tip()?;
@@ -130,10 +139,10 @@ impl App {
                 let mut values = Vec::new();
                 for part in parts {
                     if part.height == height {
-                        if let Some(value) = self.accept_part(part)? {
-                            if value.round == round {
-                                values.push(value);
-                            }
+                        if let Some(value) = self.accept_part(part)?
+                            && value.round == round
+                        {
+                            values.push(value);
                         }
                     } else if part.height > height {
                         self.future_parts.push(part);
@@ -171,7 +180,9 @@ impl App {
                 self.commit(&certificate)?;
                 let _ = reply.send(());
             }
-            AppMsg::Finalized { certificate, reply, .. } => {
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
                 let committed = self.shared.store.tip()?.height.0;
                 let next = if committed >= certificate.height.0 {
                     self.height = ConsensusHeight(committed + 1);
@@ -189,10 +200,12 @@ impl App {
                 let reader = self.shared.store.reader()?;
                 let (start, end) = (range.start().0, range.end().0);
                 for height in start..=end.min(start.saturating_add(100)) {
-                    let Some((block_bytes, cert_bytes)) = reader.block_bytes(Height(height))? else {
+                    let Some((block_bytes, cert_bytes)) = reader.block_bytes(Height(height))?
+                    else {
                         break;
                     };
-                    let certificate: CommitCertificate = codec::decode(&cert_bytes, MAX_BLOCK_BYTES)?;
+                    let certificate: CommitCertificate =
+                        codec::decode(&cert_bytes, MAX_BLOCK_BYTES)?;
                     values.push(RawDecidedValue {
                         value_bytes: Bytes::from(block_bytes),
                         certificate: to_engine_certificate(&certificate),
@@ -214,7 +227,12 @@ impl App {
                 let tip = self.shared.store.tip()?;
                 let _ = reply.send(ConsensusHeight(if tip.height.0 == 0 { 0 } else { 1 }));
             }
-            AppMsg::RestreamProposal { height, round, value_id, .. } => {
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                value_id,
+                ..
+            } => {
                 if let Some(u) = self.undecided.get(&value_id.0) {
                     let part = u.part.clone();
                     self.publish(channels, height, round, part).await?;
@@ -223,18 +241,30 @@ impl App {
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);
             }
-            AppMsg::VerifyVoteExtensions { extensions, reply, .. } => {
-                let _ = reply.send(extensions.into_iter().map(|(address, _)| (address, Ok(()))).collect());
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                let _ = reply.send(
+                    extensions
+                        .into_iter()
+                        .map(|(address, _)| (address, Ok(())))
+                        .collect(),
+                );
             }
         }
         Ok(())
     }
 
-    async fn get_value(&mut self, height: ConsensusHeight, round: Round, timeout: Duration) -> anyhow::Result<Value> {
-        if let Some(id) = self.built.get(&(height.0, round)) {
-            if let Some(u) = self.undecided.get(id) {
-                return Ok(Value::new(u.block.header.clone()));
-            }
+    async fn get_value(
+        &mut self,
+        height: ConsensusHeight,
+        round: Round,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
+        if let Some(id) = self.built.get(&(height.0, round))
+            && let Some(u) = self.undecided.get(id)
+        {
+            return Ok(Value::new(u.block.header.clone()));
         }
         // Wait briefly for transactions so that an idle federation does not churn out empty
         // blocks, but propose well within the round's timeout.
@@ -242,7 +272,13 @@ impl App {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.shared.mempool_notify.notified();
-            if !self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.is_empty() {
+            if !self
+                .shared
+                .mempool
+                .lock()
+                .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
+                .is_empty()
+            {
                 break;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -255,7 +291,10 @@ impl App {
             .mempool
             .lock()
             .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
-            .take(params.block_max_transactions as usize, params.block_max_bytes as usize);
+            .take(
+                params.block_max_transactions as usize,
+                params.block_max_bytes as usize,
+            );
         let tip = self.shared.store.tip()?;
         let reader = self.shared.store.reader()?;
         // Leave out transactions that can no longer succeed (e.g. committed through another
@@ -265,7 +304,14 @@ impl App {
         let mut stale = Vec::new();
         for tx in candidates {
             let id = tx.id();
-            match check_tx(&reader, &overlay, &self.shared.chain_id, tip.height.next(), &tx, id)? {
+            match check_tx(
+                &reader,
+                &overlay,
+                &self.shared.chain_id,
+                tip.height.next(),
+                &tx,
+                id,
+            )? {
                 Ok(new_participant) => {
                     overlay.record(&tx, id, new_participant);
                     chosen.push(tx);
@@ -277,7 +323,11 @@ impl App {
             }
         }
         if !stale.is_empty() {
-            self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.remove(stale.iter());
+            self.shared
+                .mempool
+                .lock()
+                .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
+                .remove(stale.iter());
         }
         let proposer = self.address.0;
         let (block, effects) = build_block(
@@ -290,8 +340,17 @@ impl App {
             chosen,
         )?;
         let id = block.id();
-        let signer = self.signer.as_ref().ok_or_else(|| anyhow::anyhow!("asked to propose without a validator key"))?;
-        let signature = signer.sign_digest(&proposal_signing_digest(&self.shared.chain_id, height.0, round, &id, Round::Nil));
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("asked to propose without a validator key"))?;
+        let signature = signer.sign_digest(&proposal_signing_digest(
+            &self.shared.chain_id,
+            height.0,
+            round,
+            &id,
+            Round::Nil,
+        ));
         let part = ProposalPart {
             height,
             round,
@@ -301,7 +360,14 @@ impl App {
         };
         info!(%height, %round, txs = block.transactions.len(), block = %id, "proposing");
         let value = Value::new(block.header.clone());
-        self.undecided.insert(id, Undecided { block, effects, part });
+        self.undecided.insert(
+            id,
+            Undecided {
+                block,
+                effects,
+                part,
+            },
+        );
         self.built.insert((height.0, round), id);
         Ok(value)
     }
@@ -319,16 +385,28 @@ impl App {
         let stream_id = StreamId::new(Bytes::from(id));
         channels
             .network
-            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(stream_id.clone(), 0, StreamContent::Data(part))))
+            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(
+                stream_id.clone(),
+                0,
+                StreamContent::Data(part),
+            )))
             .await?;
         channels
             .network
-            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(stream_id, 1, StreamContent::Fin)))
+            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(
+                stream_id,
+                1,
+                StreamContent::Fin,
+            )))
             .await?;
         Ok(())
     }
 
-    fn received_part(&mut self, publisher: PeerId, msg: StreamMessage<ProposalPart>) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
+    fn received_part(
+        &mut self,
+        publisher: PeerId,
+        msg: StreamMessage<ProposalPart>,
+    ) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
         let key = (publisher, msg.stream_id.clone());
         if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
             warn!("too many proposal streams in flight; dropping the oldest");
@@ -358,8 +436,16 @@ impl App {
     }
 
     /// Checks a complete proposal part for the current height and records the block.
-    fn accept_part(&mut self, part: ProposalPart) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
-        let Some(proposer_key) = self.shared.validators.get(&part.proposer.0).map(|v| v.public_key) else {
+    fn accept_part(
+        &mut self,
+        part: ProposalPart,
+    ) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
+        let Some(proposer_key) = self
+            .shared
+            .validators
+            .get(&part.proposer.0)
+            .map(|v| v.public_key)
+        else {
             warn!(proposer = %part.proposer, "proposal part from a non-validator ignored");
             return Ok(None);
         };
@@ -371,7 +457,13 @@ impl App {
             }
         };
         let id = block.id();
-        let digest = proposal_signing_digest(&self.shared.chain_id, part.height.0, part.round, &id, Round::Nil);
+        let digest = proposal_signing_digest(
+            &self.shared.chain_id,
+            part.height.0,
+            part.round,
+            &id,
+            Round::Nil,
+        );
         if proposer_key.verify(&digest, &part.signature.0).is_err() {
             warn!(proposer = %part.proposer, "proposal part with a bad signature ignored");
             return Ok(None);
@@ -381,7 +473,14 @@ impl App {
         } else {
             let tip = self.shared.store.tip()?;
             let reader = self.shared.store.reader()?;
-            match verify_block(&reader, &self.shared.chain_id, &tip, self.shared.validators.hash(), &block, now_ms()) {
+            match verify_block(
+                &reader,
+                &self.shared.chain_id,
+                &tip,
+                self.shared.validators.hash(),
+                &block,
+                now_ms(),
+            ) {
                 Ok(effects) => {
                     let header = block.header.clone();
                     self.undecided.insert(
@@ -440,17 +539,33 @@ impl App {
         let id = block.id();
         let tip = self.shared.store.tip()?;
         let reader = self.shared.store.reader()?;
-        let validity = match verify_block(&reader, &self.shared.chain_id, &tip, self.shared.validators.hash(), &block, u64::MAX / 2) {
+        let validity = match verify_block(
+            &reader,
+            &self.shared.chain_id,
+            &tip,
+            self.shared.validators.hash(),
+            &block,
+            u64::MAX / 2,
+        ) {
             Ok(effects) => {
                 let part = ProposalPart {
                     height,
                     round,
                     proposer,
                     block: bytes.to_vec(),
-                    signature: super::types::ConsensusSignature(caravan_sdk::keys::Signature([0; 64])),
+                    signature: super::types::ConsensusSignature(caravan_sdk::keys::Signature(
+                        [0; 64],
+                    )),
                 };
                 let header = block.header.clone();
-                self.undecided.insert(id, Undecided { block, effects, part });
+                self.undecided.insert(
+                    id,
+                    Undecided {
+                        block,
+                        effects,
+                        part,
+                    },
+                );
                 return Ok(SyncedValueOutcome::Verdict(ProposedValue {
                     height,
                     round,
@@ -488,11 +603,29 @@ impl App {
         };
         let sdk_certificate = from_engine_certificate(certificate);
         sdk_certificate
-            .verify(&self.shared.chain_id, Height(certificate.height.0), &id, &self.shared.validators)
-            .map_err(|e| anyhow::anyhow!("engine produced a certificate that does not verify: {e}"))?;
-        self.shared.store.commit_block(&undecided.block, &sdk_certificate, &undecided.effects)?;
-        let ids: Vec<_> = undecided.block.transactions.iter().map(|t| t.id()).collect();
-        self.shared.mempool.lock().map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?.remove(ids.iter());
+            .verify(
+                &self.shared.chain_id,
+                Height(certificate.height.0),
+                &id,
+                &self.shared.validators,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!("engine produced a certificate that does not verify: {e}")
+            })?;
+        self.shared
+            .store
+            .commit_block(&undecided.block, &sdk_certificate, &undecided.effects)?;
+        let ids: Vec<_> = undecided
+            .block
+            .transactions
+            .iter()
+            .map(|t| t.id())
+            .collect();
+        self.shared
+            .mempool
+            .lock()
+            .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
+            .remove(ids.iter());
         self.shared.committed(&undecided.block);
         info!(
             height = %certificate.height,
@@ -524,7 +657,9 @@ pub fn from_engine_certificate(certificate: &McCertificate<CaravanContext>) -> C
 }
 
 /// The sdk's certificate in the engine's form, for value sync.
-pub fn to_engine_certificate(certificate: &CommitCertificate) -> ExtendedCommitCertificate<CaravanContext> {
+pub fn to_engine_certificate(
+    certificate: &CommitCertificate,
+) -> ExtendedCommitCertificate<CaravanContext> {
     ExtendedCommitCertificate {
         height: ConsensusHeight(certificate.height.0),
         round: Round::new(certificate.round),
@@ -532,7 +667,13 @@ pub fn to_engine_certificate(certificate: &CommitCertificate) -> ExtendedCommitC
         commit_signatures: certificate
             .signatures
             .iter()
-            .map(|s| ExtendedCommitSignature::new(Address(s.validator), super::types::ConsensusSignature(s.signature), None))
+            .map(|s| {
+                ExtendedCommitSignature::new(
+                    Address(s.validator),
+                    super::types::ConsensusSignature(s.signature),
+                    None,
+                )
+            })
             .collect(),
     }
 }

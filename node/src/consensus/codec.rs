@@ -4,14 +4,18 @@
 
 use bytes::Bytes;
 use malachite::app::types::codec::Codec;
-use malachite::app::types::core::{ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round, ValidatorProof};
+use malachite::app::types::core::{
+    ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round, ValidatorProof,
+};
 use malachite::app::types::streaming::StreamMessage;
 use malachite::app::types::sync;
-use malachite_sync::ValueResponse;
 use malachite::app::types::{ProposedValue, SignedConsensusMsg};
 use malachite_core_consensus::LivenessMsg;
+use malachite_sync::ValueResponse;
 
-use super::types::{Address, CaravanContext, ConsensusHeight, ConsensusSignature, ProposalPart, ValueId};
+use super::types::{
+    Address, CaravanContext, ConsensusHeight, ConsensusSignature, ProposalPart, ValueId,
+};
 
 /// Size cap for any single consensus message decoded from the network or the WAL.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -27,13 +31,18 @@ pub struct CodecError(String);
 
 fn decode_borsh<T: borsh::BorshDeserialize>(bytes: &[u8]) -> Result<T, CodecError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(CodecError(format!("message of {} bytes exceeds {MAX_MESSAGE_BYTES}", bytes.len())));
+        return Err(CodecError(format!(
+            "message of {} bytes exceeds {MAX_MESSAGE_BYTES}",
+            bytes.len()
+        )));
     }
     borsh::from_slice(bytes).map_err(|e| CodecError(e.to_string()))
 }
 
 fn encode_borsh<T: borsh::BorshSerialize>(msg: &T) -> Result<Bytes, CodecError> {
-    borsh::to_vec(msg).map(Bytes::from).map_err(|e| CodecError(e.to_string()))
+    borsh::to_vec(msg)
+        .map(Bytes::from)
+        .map_err(|e| CodecError(e.to_string()))
 }
 
 macro_rules! borsh_codec {
@@ -63,7 +72,6 @@ borsh_codec!(
     PolkaCertificate<CaravanContext>,
     sync::Status<CaravanContext>,
     sync::Request<CaravanContext>,
-
 );
 
 /// A decided value as value sync carries it. The engine's extended certificate has no borsh
@@ -100,12 +108,17 @@ impl Codec<sync::Response<CaravanContext>> for BorshCodec {
                     commit_signatures: v
                         .signatures
                         .into_iter()
-                        .map(|(address, signature)| ExtendedCommitSignature::new(address, signature, None))
+                        .map(|(address, signature)| {
+                            ExtendedCommitSignature::new(address, signature, None)
+                        })
                         .collect(),
                 },
             })
             .collect();
-        Ok(sync::Response::ValueResponse(ValueResponse::new(wire.start_height, values)))
+        Ok(sync::Response::ValueResponse(ValueResponse::new(
+            wire.start_height,
+            values,
+        )))
     }
 
     fn encode(&self, msg: &sync::Response<CaravanContext>) -> Result<Bytes, Self::Error> {
@@ -145,7 +158,11 @@ impl Codec<ValidatorProof<CaravanContext>> for BorshCodec {
 
     fn decode(&self, bytes: Bytes) -> Result<ValidatorProof<CaravanContext>, Self::Error> {
         let wire: ValidatorProofWire = decode_borsh(&bytes)?;
-        Ok(ValidatorProof::new(wire.public_key, wire.peer_id, wire.signature))
+        Ok(ValidatorProof::new(
+            wire.public_key,
+            wire.peer_id,
+            wire.signature,
+        ))
     }
 
     fn encode(&self, msg: &ValidatorProof<CaravanContext>) -> Result<Bytes, Self::Error> {

@@ -29,7 +29,13 @@ pub fn vote_signing_digest(chain_id: &ChainId, vote: &Vote) -> Digest {
         NilOrVal::Nil => None,
         NilOrVal::Val(id) => Some(&id.0),
     };
-    vote_digest(chain_id, kind, Height(vote.height.0), round_i64(vote.round), block)
+    vote_digest(
+        chain_id,
+        kind,
+        Height(vote.height.0),
+        round_i64(vote.round),
+        block,
+    )
 }
 
 #[derive(minicbor::Encode)]
@@ -48,7 +54,13 @@ struct ProposalContent<'a> {
 }
 
 /// The digest a proposer signs for a proposal of `block` at `height`/`round`.
-pub fn proposal_signing_digest(chain_id: &ChainId, height: u64, round: Round, block: &BlockId, pol_round: Round) -> Digest {
+pub fn proposal_signing_digest(
+    chain_id: &ChainId,
+    height: u64,
+    round: Round,
+    block: &BlockId,
+    pol_round: Round,
+) -> Digest {
     hash(
         Domain::Proposal,
         &codec::encode(&ProposalContent {
@@ -65,7 +77,12 @@ fn peer_binding_digest(chain_id: &ChainId, public_key: &[u8], peer_id: &[u8]) ->
     let chain = chain_id.0.0;
     caravan_sdk::hash::hash_parts(
         Domain::PeerBinding,
-        &[&chain, &(public_key.len() as u64).to_be_bytes(), public_key, peer_id],
+        &[
+            &chain,
+            &(public_key.len() as u64).to_be_bytes(),
+            public_key,
+            peer_id,
+        ],
     )
 }
 
@@ -90,12 +107,18 @@ impl ValidatorSigner {
 
 #[async_trait]
 impl Signer<CaravanContext> for ValidatorSigner {
-    async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<CaravanContext, Vote>, SigningError> {
+    async fn sign_vote(
+        &self,
+        vote: Vote,
+    ) -> Result<SignedMessage<CaravanContext, Vote>, SigningError> {
         let signature = self.sign_digest(&vote_signing_digest(&self.chain_id, &vote));
         Ok(SignedMessage::new(vote, signature))
     }
 
-    async fn sign_proposal(&self, proposal: Proposal) -> Result<SignedMessage<CaravanContext, Proposal>, SigningError> {
+    async fn sign_proposal(
+        &self,
+        proposal: Proposal,
+    ) -> Result<SignedMessage<CaravanContext, Proposal>, SigningError> {
         let digest = proposal_signing_digest(
             &self.chain_id,
             proposal.height.0,
@@ -122,7 +145,8 @@ impl Signer<CaravanContext> for ValidatorSigner {
         public_key: Vec<u8>,
         peer_id: Vec<u8>,
     ) -> Result<mc::ValidatorProof<CaravanContext>, SigningError> {
-        let signature = self.sign_digest(&peer_binding_digest(&self.chain_id, &public_key, &peer_id));
+        let signature =
+            self.sign_digest(&peer_binding_digest(&self.chain_id, &public_key, &peer_id));
         Ok(mc::ValidatorProof::new(public_key, peer_id, signature))
     }
 }
@@ -152,7 +176,11 @@ impl Verifier<CaravanContext> for ValidatorVerifier {
         signature: &ConsensusSignature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, SigningError> {
-        Ok(check(public_key, &vote_signing_digest(&self.chain_id, vote), signature))
+        Ok(check(
+            public_key,
+            &vote_signing_digest(&self.chain_id, vote),
+            signature,
+        ))
     }
 
     async fn verify_signed_proposal(
@@ -178,7 +206,11 @@ impl Verifier<CaravanContext> for ValidatorVerifier {
         signature: &ConsensusSignature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, SigningError> {
-        Ok(check(public_key, &hash(Domain::Vote, b"no extension"), signature))
+        Ok(check(
+            public_key,
+            &hash(Domain::Vote, b"no extension"),
+            signature,
+        ))
     }
 
     async fn verify_validator_proof(

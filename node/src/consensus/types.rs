@@ -18,7 +18,19 @@ fn io_err(msg: impl Into<String>) -> borsh::io::Error {
 }
 
 /// A consensus height.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+)]
 pub struct ConsensusHeight(pub u64);
 
 impl fmt::Display for ConsensusHeight {
@@ -83,7 +95,9 @@ impl BorshSerialize for Address {
 impl BorshDeserialize for Address {
     fn deserialize_reader<R: borsh::io::Read>(reader: &mut R) -> borsh::io::Result<Self> {
         let bytes = <[u8; 32]>::deserialize_reader(reader)?;
-        PublicKey::from_bytes(bytes).map(Address).map_err(|e| io_err(e.to_string()))
+        PublicKey::from_bytes(bytes)
+            .map(Address)
+            .map_err(|e| io_err(e.to_string()))
     }
 }
 
@@ -207,9 +221,9 @@ impl mc::SigningScheme for Ed25519 {
     type PrivateKey = PrivateKey;
 
     fn decode_signature(bytes: &[u8]) -> Result<Self::Signature, Self::DecodingError> {
-        let array: [u8; 64] = bytes
-            .try_into()
-            .map_err(|_| DecodingError(format!("signature must be 64 bytes, found {}", bytes.len())))?;
+        let array: [u8; 64] = bytes.try_into().map_err(|_| {
+            DecodingError(format!("signature must be 64 bytes, found {}", bytes.len()))
+        })?;
         Ok(ConsensusSignature(Signature(array)))
     }
 
@@ -218,9 +232,12 @@ impl mc::SigningScheme for Ed25519 {
     }
 
     fn decode_public_key(bytes: &[u8]) -> Result<Self::PublicKey, Self::DecodingError> {
-        let array: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| DecodingError(format!("public key must be 32 bytes, found {}", bytes.len())))?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| {
+            DecodingError(format!(
+                "public key must be 32 bytes, found {}",
+                bytes.len()
+            ))
+        })?;
         PublicKey::from_bytes(array).map_err(|e| DecodingError(e.to_string()))
     }
 
@@ -440,7 +457,12 @@ impl mc::Context for CaravanContext {
     type Extension = ();
     type SigningScheme = Ed25519;
 
-    fn select_proposer<'a>(&self, validator_set: &'a ValidatorSet, height: ConsensusHeight, round: Round) -> &'a Validator {
+    fn select_proposer<'a>(
+        &self,
+        validator_set: &'a ValidatorSet,
+        height: ConsensusHeight,
+        round: Round,
+    ) -> &'a Validator {
         // Round-robin over the validators, shifted by height, so that every agency proposes in
         // turn and a crashed proposer costs one round.
         let count = validator_set.validators.len().max(1) as u64;
@@ -449,7 +471,14 @@ impl mc::Context for CaravanContext {
         &validator_set.validators[index]
     }
 
-    fn new_proposal(&self, height: ConsensusHeight, round: Round, value: Value, pol_round: Round, address: Address) -> Proposal {
+    fn new_proposal(
+        &self,
+        height: ConsensusHeight,
+        round: Round,
+        value: Value,
+        pol_round: Round,
+        address: Address,
+    ) -> Proposal {
         Proposal {
             height,
             round,
@@ -459,7 +488,13 @@ impl mc::Context for CaravanContext {
         }
     }
 
-    fn new_prevote(&self, height: ConsensusHeight, round: Round, value_id: NilOrVal<ValueId>, address: Address) -> Vote {
+    fn new_prevote(
+        &self,
+        height: ConsensusHeight,
+        round: Round,
+        value_id: NilOrVal<ValueId>,
+        address: Address,
+    ) -> Vote {
         Vote {
             vote_type: VoteType::Prevote,
             height,
@@ -470,7 +505,13 @@ impl mc::Context for CaravanContext {
         }
     }
 
-    fn new_precommit(&self, height: ConsensusHeight, round: Round, value_id: NilOrVal<ValueId>, address: Address) -> Vote {
+    fn new_precommit(
+        &self,
+        height: ConsensusHeight,
+        round: Round,
+        value_id: NilOrVal<ValueId>,
+        address: Address,
+    ) -> Vote {
         Vote {
             vote_type: VoteType::Precommit,
             height,

@@ -3,7 +3,6 @@
 //! that lacks a founder's signature, naming what is wrong.
 
 use std::process::Command;
-use std::time::Duration;
 
 use caravan_sdk::client::ClientError;
 use caravan_sdk::codec::MAX_TRANSACTION_BYTES;
@@ -14,7 +13,11 @@ use caravan_sdk::tx::{Body, Role, SignedTx, UnsignedTx};
 
 use crate::support::{launcher, record, register_with_nonce, testnet};
 
-fn expect_refused(result: Result<caravan_sdk::api::TxStatus, ClientError>, status: u16, reason: &str) {
+fn expect_refused(
+    result: Result<caravan_sdk::api::TxStatus, ClientError>,
+    status: u16,
+    reason: &str,
+) {
     match result {
         Err(e) => {
             assert_eq!(e.status(), Some(status), "{e}");
@@ -65,7 +68,11 @@ fn bad_inputs_are_refused_specifically_and_change_nothing() {
     // Wrong chain id.
     let mut foreign = record(&net, &exporter, 3).tx;
     foreign.chain_id = ChainId(Digest([7; 32]));
-    expect_refused(client.submit(&foreign.sign(&exporter.key), false), 400, "wrong_chain");
+    expect_refused(
+        client.submit(&foreign.sign(&exporter.key), false),
+        400,
+        "wrong_chain",
+    );
 
     // Unknown record kind.
     let mut poem = record(&net, &exporter, 4).tx;
@@ -74,21 +81,44 @@ fn bad_inputs_are_refused_specifically_and_change_nothing() {
         document_hash: Digest([1; 32]),
         metadata: vec![],
     };
-    expect_refused(client.submit(&poem.sign(&exporter.key), false), 400, "unknown_record_kind");
+    expect_refused(
+        client.submit(&poem.sign(&exporter.key), false),
+        400,
+        "unknown_record_kind",
+    );
 
     // Malformed and non-canonical CBOR, malformed JSON, oversized body.
-    expect_refused(client.submit_raw("application/cbor", &[0xff, 0x00, 0x13], false), 400, "malformed");
+    expect_refused(
+        client.submit_raw("application/cbor", &[0xff, 0x00, 0x13], false),
+        400,
+        "malformed",
+    );
     let mut trailing = record(&net, &exporter, 5).to_bytes();
     trailing.push(0x00);
-    expect_refused(client.submit_raw("application/cbor", &trailing, false), 400, "non_canonical");
-    expect_refused(client.submit_raw("application/json", b"{\"tx\": 12}", false), 400, "malformed");
+    expect_refused(
+        client.submit_raw("application/cbor", &trailing, false),
+        400,
+        "non_canonical",
+    );
+    expect_refused(
+        client.submit_raw("application/json", b"{\"tx\": 12}", false),
+        400,
+        "malformed",
+    );
     let huge = vec![0u8; MAX_TRANSACTION_BYTES + 10];
-    expect_refused(client.submit_raw("application/cbor", &huge, false), 413, "too_large");
+    expect_refused(
+        client.submit_raw("application/cbor", &huge, false),
+        413,
+        "too_large",
+    );
 
     // Nothing above changed anything.
     assert_eq!(client.health().expect("health").mempool, 0);
     assert_eq!(client.health().expect("health").height, height);
-    assert_eq!(client.tx_status(&tx.id()).err().and_then(|e| e.status()), Some(404));
+    assert_eq!(
+        client.tx_status(&tx.id()).err().and_then(|e| e.status()),
+        Some(404)
+    );
 
     // Replays: the same transaction again, and the same nonce with another body.
     let good = record(&net, &exporter, 6);
@@ -106,15 +136,27 @@ fn bad_inputs_are_refused_specifically_and_change_nothing() {
     // JSON submission works and is the same transaction as CBOR.
     let json_tx = record(&net, &exporter, 7);
     let body = serde_json::to_vec(&json_tx).expect("json");
-    let status = client.submit_raw("application/json", &body, true).expect("json submit");
+    let status = client
+        .submit_raw("application/json", &body, true)
+        .expect("json submit");
     assert_eq!(status.tx_id(), json_tx.id());
 
     // The node keeps serving.
     assert!(client.health().is_ok());
-    assert_eq!(client.block(caravan_sdk::ids::Height(999_999)).err().and_then(|e| e.status()), Some(404));
+    assert_eq!(
+        client
+            .block(caravan_sdk::ids::Height(999_999))
+            .err()
+            .and_then(|e| e.status()),
+        Some(404)
+    );
 }
 
-fn run_node_with(genesis: &std::path::Path, net: &crate::support::TestNet, home: &std::path::Path) -> std::process::Output {
+fn run_node_with(
+    genesis: &std::path::Path,
+    net: &crate::support::TestNet,
+    home: &std::path::Path,
+) -> std::process::Output {
     let l = launcher();
     let mut cmd = Command::new(&l.program);
     cmd.args(&l.prefix)
@@ -126,8 +168,7 @@ fn run_node_with(genesis: &std::path::Path, net: &crate::support::TestNet, home:
         .arg(net.fed.nodes[0].agency.as_str())
         .arg("--keys")
         .arg(&net.fed.nodes[0].keys);
-    let child = cmd.output().expect("run node");
-    child
+    cmd.output().expect("run node")
 }
 
 #[test]
@@ -146,13 +187,21 @@ fn node_refuses_edited_or_unsigned_genesis() {
     assert!(stderr.contains("edited after signing"), "{stderr}");
 
     let mut unsigned: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let missing = unsigned["signatures"][1]["agency"].as_str().expect("agency").to_string();
-    unsigned["signatures"].as_array_mut().expect("array").remove(1);
+    let missing = unsigned["signatures"][1]["agency"]
+        .as_str()
+        .expect("agency")
+        .to_string();
+    unsigned["signatures"]
+        .as_array_mut()
+        .expect("array")
+        .remove(1);
     let unsigned_path = dir.path().join("unsigned.json");
     std::fs::write(&unsigned_path, unsigned.to_string()).expect("write");
     let out = run_node_with(&unsigned_path, &net, &dir.path().join("b"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("lacks the signature of founder {missing}")), "{stderr}");
-    let _ = Duration::ZERO;
+    assert!(
+        stderr.contains(&format!("lacks the signature of founder {missing}")),
+        "{stderr}"
+    );
 }

@@ -17,11 +17,18 @@ fn demo_exit_succeeds() {
         .output()
         .expect("run demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("VERIFIED transaction"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'signature'"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'certificate'"), "{stdout}");
-    assert!(stdout.contains("demo complete: every step succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("demo complete: every step succeeded"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -34,11 +41,22 @@ fn caravan_verify_cli_offline() {
     let bundle_path = dir.path().join("bundle.cbor");
     let caravan = env!("CARGO_BIN_EXE_caravan-it");
     let out = Command::new(caravan)
-        .args(["proof", "get", "--node", &net.fed.nodes[0].api_url, &tx.id().to_string(), "--out"])
+        .args([
+            "proof",
+            "get",
+            "--node",
+            &net.fed.nodes[0].api_url,
+            &tx.id().to_string(),
+            "--out",
+        ])
         .arg(&bundle_path)
         .output()
         .expect("proof get");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let verify = |path: &std::path::Path| {
         Command::new(caravan)
@@ -51,8 +69,15 @@ fn caravan_verify_cli_offline() {
     };
     let out = verify(&bundle_path);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("VERIFIED") && stdout.contains(&tx.id().to_string()), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("VERIFIED") && stdout.contains(&tx.id().to_string()),
+        "{stdout}"
+    );
     assert!(stdout.contains("INV-000001"), "{stdout}");
 
     // A JSON copy whose metadata was edited fails at the signature link.

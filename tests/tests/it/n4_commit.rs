@@ -30,7 +30,9 @@ fn n4_thousand_records_through_all_nodes() {
     wait_committed(&net.fed.client(0), &ids, Duration::from_secs(240));
     let tip = net.fed.client(0).health().expect("health").height;
     for i in 0..4 {
-        net.fed.wait_height(i, tip, Duration::from_secs(60)).expect("catch up");
+        net.fed
+            .wait_height(i, tip, Duration::from_secs(60))
+            .expect("catch up");
     }
     assert_same_chain(&net, &[0, 1, 2, 3]);
 
@@ -40,7 +42,8 @@ fn n4_thousand_records_through_all_nodes() {
     let mut sample = None;
     for (n, id) in ids.iter().enumerate() {
         let bundle = net.fed.client(n % 4).proof(id).expect("bundle");
-        let proven = verify_bundle(&genesis, &bundle).unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"));
+        let proven = verify_bundle(&genesis, &bundle)
+            .unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"));
         assert_eq!(&proven.tx_id, id);
         assert_eq!(proven.outcome, Outcome::Accepted);
         assert_eq!(proven.signer, exporter.id);
@@ -55,7 +58,11 @@ fn n4_thousand_records_through_all_nodes() {
         let mut changed = bytes.clone();
         changed[position] ^= 0x01;
         let verdict = ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
-        assert!(verdict.is_err(), "flipping byte {position} of {} still verifies", bytes.len());
+        assert!(
+            verdict.is_err(),
+            "flipping byte {position} of {} still verifies",
+            bytes.len()
+        );
     }
     net.fed.stop_all().expect("stop");
 }

@@ -16,7 +16,11 @@ fn n4_kill9_one_validator_under_load_then_recover() {
     // Before the crash: records through every node, each acknowledged as committed.
     for n in 1..=20u64 {
         let tx = record(&net, &exporter, n);
-        let status = net.fed.client((n % 4) as usize).submit(&tx, true).expect("submit");
+        let status = net
+            .fed
+            .client((n % 4) as usize)
+            .submit(&tx, true)
+            .expect("submit");
         assert!(matches!(status, TxStatus::Committed { .. }));
         acknowledged.push(tx.id());
     }
@@ -27,7 +31,10 @@ fn n4_kill9_one_validator_under_load_then_recover() {
             net.fed.kill(3).expect("kill -9");
         }
         let tx = record(&net, &exporter, n);
-        net.fed.client((n % 3) as usize).submit(&tx, false).expect("admitted by a live node");
+        net.fed
+            .client((n % 3) as usize)
+            .submit(&tx, false)
+            .expect("admitted by a live node");
         pending.push(tx.id());
     }
     wait_committed(&net.fed.client(0), &pending, Duration::from_secs(180));
@@ -36,14 +43,22 @@ fn n4_kill9_one_validator_under_load_then_recover() {
 
     // Restart from its files: it catches up to the same chain, holding every record.
     net.fed.start(3).expect("restart");
-    net.fed.wait_healthy(3, Duration::from_secs(60)).expect("healthy after restart");
-    net.fed.wait_height(3, tip_while_down, Duration::from_secs(120)).expect("caught up");
+    net.fed
+        .wait_healthy(3, Duration::from_secs(60))
+        .expect("healthy after restart");
+    net.fed
+        .wait_height(3, tip_while_down, Duration::from_secs(120))
+        .expect("caught up");
     assert_same_chain(&net, &[0, 1, 2, 3]);
     wait_committed(&net.fed.client(3), &acknowledged, Duration::from_secs(30));
 
     // And it takes part again: new records commit through it.
     let tx = record(&net, &exporter, 1_000);
-    let status = net.fed.client(3).submit(&tx, true).expect("submit after recovery");
+    let status = net
+        .fed
+        .client(3)
+        .submit(&tx, true)
+        .expect("submit after recovery");
     assert!(matches!(status, TxStatus::Committed { .. }));
     net.fed.stop_all().expect("stop");
 }

@@ -25,11 +25,18 @@ impl Drop for TestNet {
     fn drop(&mut self) {
         if std::env::var_os("CARAVAN_KEEP_TEST_DIRS").is_some() {
             eprintln!("keeping federation folder {}", self.fed.dir.display());
-            std::mem::forget(std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir")));
+            std::mem::forget(std::mem::replace(
+                &mut self._dir,
+                tempfile::tempdir().expect("tempdir"),
+            ));
         }
         if std::thread::panicking() {
             for node in &self.fed.nodes {
-                eprintln!("---- last log lines of {} ----\n{}", node.agency, tail(&node.log, 30));
+                eprintln!(
+                    "---- last log lines of {} ----\n{}",
+                    node.agency,
+                    tail(&node.log, 30)
+                );
             }
         }
     }
@@ -44,14 +51,17 @@ pub fn launcher() -> Launcher {
 
 /// Creates a federation of `n` validators; starts those in `running`.
 pub fn testnet(n: usize, running: &[usize]) -> TestNet {
-    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
     let mut fed = Federation::create(dir.path(), n, launcher()).expect("create federation");
     for &i in running {
         fed.start(i).expect("start node");
     }
     for &i in running {
-        fed.wait_healthy(i, Duration::from_secs(60)).expect("node healthy");
+        fed.wait_healthy(i, Duration::from_secs(60))
+            .expect("node healthy");
     }
     TestNet {
         fed,
@@ -89,7 +99,10 @@ pub fn register_with_nonce(net: &TestNet, via: usize, name: &str, nonce: u64) ->
     }
     .sign(&admin);
     let status = net.fed.client(via).submit(&tx, true).expect("registration");
-    assert!(matches!(status, TxStatus::Committed { .. }), "registration not committed: {status:?}");
+    assert!(
+        matches!(status, TxStatus::Committed { .. }),
+        "registration not committed: {status:?}"
+    );
     Exporter {
         id,
         key,
@@ -118,13 +131,21 @@ pub fn wait_committed(client: &Client, ids: &[TxId], timeout: Duration) {
     while !remaining.is_empty() {
         remaining.retain(|id| match client.tx_status(id) {
             Ok(TxStatus::Committed { .. }) => false,
-            Ok(TxStatus::Rejected { receipt, .. }) => panic!("transaction {id} rejected: {:?}", receipt.outcome),
+            Ok(TxStatus::Rejected { receipt, .. }) => {
+                panic!("transaction {id} rejected: {:?}", receipt.outcome)
+            }
             _ => true,
         });
         if remaining.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "{} of {} transactions not committed on {} after {timeout:?}", remaining.len(), ids.len(), client.base_url());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} transactions not committed on {} after {timeout:?}",
+            remaining.len(),
+            ids.len(),
+            client.base_url()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -138,10 +159,19 @@ pub fn assert_same_chain(net: &TestNet, nodes: &[usize]) -> Height {
     let low = tips.iter().min().copied().unwrap_or_default();
     assert!(low.0 > 0, "no blocks committed");
     for h in 1..=low.0 {
-        let first = net.fed.client(nodes[0]).block(Height(h)).expect("block").block_id;
+        let first = net
+            .fed
+            .client(nodes[0])
+            .block(Height(h))
+            .expect("block")
+            .block_id;
         for &i in &nodes[1..] {
             let other = net.fed.client(i).block(Height(h)).expect("block").block_id;
-            assert_eq!(other, first, "nodes {} and {} disagree at height {h}", nodes[0], i);
+            assert_eq!(
+                other, first,
+                "nodes {} and {} disagree at height {h}",
+                nodes[0], i
+            );
         }
     }
     low
