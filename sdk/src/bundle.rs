@@ -285,6 +285,13 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
         return Err(VerifyError::Version(bundle.version));
     }
     let item = &bundle.item;
+    if item.transaction.tx.chain_id != chain_id {
+        return Err(VerifyError::WrongChain {
+            what: "transaction",
+            expected: chain_id,
+            found: item.transaction.tx.chain_id,
+        });
+    }
     let signer = &item.transaction.tx.signer;
     let founder = genesis
         .content
@@ -375,4 +382,216 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
         log_size: item.header.log_size,
         certified_by,
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::block::{CommitSignature, VoteKind, vote_digest};
+    use crate::genesis::tests::test_genesis;
+    use crate::hash::Digest;
+    use crate::ids::Nonce;
+    use crate::keys::Keypair;
+    use crate::merkle::{MemoryLog, inclusion_proof};
+    use crate::tx::{Role, UnsignedTx};
+
+    /// A two-block ledger built by hand: an agency registers a participant (block 1), the
+    /// participant anchors a record (block 2); returns the genesis and the record's bundle.
+    pub(crate) fn sample_bundle() -> (Genesis, ProofBundle, Vec<Keypair>) {
+        let (genesis, keys) = test_genesis(4);
+        let chain_id = genesis.chain_id();
+        let validators = genesis.content.validator_set();
+        let participant = Keypair::from_seed(&[77; 32]);
+        let registrar = &genesis.content.agencies[0];
+        let registration = UnsignedTx {
+            chain_id,
+            signer: ParticipantId::from(&registrar.agency),
+            nonce: Nonce(1),
+            body: Body::RegisterParticipant {
+                id: ParticipantId::new("CN-EXPORTER-1").expect("id"),
+                name: "Exporter".into(),
+                roles: vec![Role::Enterprise],
+                public_key: participant.public(),
+            },
+        }
+        .sign(&keys[0].1);
+        let record = UnsignedTx {
+            chain_id,
+            signer: ParticipantId::new("CN-EXPORTER-1").expect("id"),
+            nonce: Nonce(1),
+            body: Body::AnchorRecord {
+                kind: "commercial_invoice".into(),
+                document_hash: Digest([5; 32]),
+                metadata: vec![("number".into(), "INV-1".into())],
+            },
+        }
+        .sign(&participant);
+        let mut log = MemoryLog::new();
+        let mut parent = BlockId(Digest::ZERO);
+        let mut proven = Vec::new();
+        for (i, tx) in [registration, record].into_iter().enumerate() {
+            let height = Height(i as u64 + 1);
+            let receipt = Receipt {
+                height,
+                index: 0,
+                log_index: i as u64,
+                outcome: Outcome::Accepted,
+            };
+            log.append(
+                LogEntry {
+                    tx_id: tx.id(),
+                    receipt: receipt.clone(),
+                }
+                .leaf_hash(),
+            );
+            let header = Header {
+                chain_id,
+                height,
+                time_ms: 1_000 * (i as u64 + 1),
+                parent,
+                transactions_root: crate::block::transactions_root(std::slice::from_ref(&tx)),
+                transaction_count: 1,
+                log_root: log.root(),
+                log_size: log.size(),
+                state_root: Digest([i as u8; 32]),
+                validators_hash: validators.hash(),
+                next_validators_hash: validators.hash(),
+                proposer: validators.validators[0].public_key,
+            };
+            parent = header.id();
+            let digest = vote_digest(
+                &chain_id,
+                VoteKind::Precommit,
+                height,
+                0,
+                Some(&header.id()),
+            );
+            let certificate = CommitCertificate {
+                height,
+                round: 0,
+                block_id: header.id(),
+                signatures: keys[..3]
+                    .iter()
+                    .map(|(validator, _)| CommitSignature {
+                        validator: validator.public(),
+                        signature: validator.sign(&digest),
+                    })
+                    .collect(),
+            };
+            let inclusion = inclusion_proof(&log, i as u64, log.size()).expect("proof");
+            proven.push(ProvenTx {
+                transaction: tx,
+                receipt,
+                inclusion,
+                header,
+                certificate,
+            });
+        }
+        let item = proven.pop().expect("record");
+        let registration = proven.pop().expect("registration");
+        let bundle = ProofBundle {
+            version: BUNDLE_VERSION,
+            item,
+            signer_registration: Some(registration),
+        };
+        (genesis, bundle, keys.into_iter().map(|(v, _)| v).collect())
+    }
+
+    #[test]
+    fn a_good_bundle_verifies() {
+        let (genesis, bundle, _) = sample_bundle();
+        let proven = verify_bundle(&genesis, &bundle).expect("verifies");
+        assert_eq!(proven.height, Height(2));
+        assert_eq!(proven.certified_by.len(), 3);
+        assert!(proven.signer_key_source.contains("AG-0"));
+        let json = serde_json::to_vec(&bundle).expect("json");
+        assert!(verify_bundle(&genesis, &ProofBundle::parse(&json).expect("parse json")).is_ok());
+    }
+
+    #[test]
+    fn every_single_byte_change_is_refused() {
+        let (genesis, bundle, _) = sample_bundle();
+        let bytes = bundle.to_bytes();
+        for position in 0..bytes.len() {
+            for flip in [0x01u8, 0x80] {
+                let mut changed = bytes.clone();
+                changed[position] ^= flip;
+                let verdict =
+                    ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
+                assert!(
+                    verdict.is_err(),
+                    "flipping bit {flip:#x} of byte {position} still verifies"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn each_link_is_named() {
+        let (genesis, bundle, keys) = sample_bundle();
+        let link = |b: &ProofBundle| verify_bundle(&genesis, b).err().map(|e| e.link());
+
+        let mut b = bundle.clone();
+        b.item.transaction.signature.0[0] ^= 1;
+        assert_eq!(link(&b), Some("signature"));
+
+        let mut b = bundle.clone();
+        b.item.inclusion.path[0].0[0] ^= 1;
+        assert_eq!(link(&b), Some("inclusion proof"));
+
+        let mut b = bundle.clone();
+        b.item.receipt.log_index += 1;
+        assert_eq!(link(&b), Some("receipt"));
+
+        let mut b = bundle.clone();
+        b.item.certificate.signatures.truncate(2);
+        assert_eq!(link(&b), Some("certificate"));
+
+        let mut b = bundle.clone();
+        let outsider = Keypair::from_seed(&[200; 32]);
+        b.item.certificate.signatures[0].validator = outsider.public();
+        assert!(matches!(
+            verify_bundle(&genesis, &b),
+            Err(VerifyError::Certificate(
+                CertificateError::UnknownValidator(_)
+            ))
+        ));
+
+        let mut b = bundle.clone();
+        b.item.header.validators_hash = Digest([1; 32]);
+        assert_eq!(link(&b), Some("header"));
+
+        let mut b = bundle.clone();
+        b.signer_registration = None;
+        assert_eq!(link(&b), Some("signer"));
+
+        let mut b = bundle.clone();
+        if let Some(r) = b.signer_registration.as_mut() {
+            r.certificate.signatures[1].signature.0[5] ^= 1;
+        }
+        assert_eq!(link(&b), Some("signer registration"));
+
+        // Another federation's genesis: the chain link fails.
+        let (mut other, _) = test_genesis(4);
+        other.content.chain_name = "another".into();
+        let (other_keys, admins): (Vec<_>, Vec<_>) = test_genesis(4).1.into_iter().unzip();
+        let _ = other_keys;
+        for (i, admin) in admins.iter().enumerate() {
+            let id = other.content.agencies[i].agency.clone();
+            other.sign(&id, admin).expect("sign");
+        }
+        assert_eq!(
+            verify_bundle(&other, &bundle).err().map(|e| e.link()),
+            Some("chain")
+        );
+
+        // An unsigned genesis is refused before anything else.
+        let mut unsigned = genesis.clone();
+        unsigned.signatures.clear();
+        assert_eq!(
+            verify_bundle(&unsigned, &bundle).err().map(|e| e.link()),
+            Some("genesis")
+        );
+        let _ = keys;
+    }
 }

@@ -136,3 +136,69 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::block::Block;
+    use crate::bundle::ProofBundle;
+    use crate::genesis::Genesis;
+    use crate::hash::Digest;
+    use crate::ids::{ChainId, Nonce, ParticipantId};
+    use crate::keys::Keypair;
+    use crate::tx::{Body, SignedTx, UnsignedTx};
+
+    proptest! {
+        /// Arbitrary bytes never panic a decoder, and whatever decodes re-encodes to the input.
+        #[test]
+        fn decoders_are_total_and_canonical(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(tx) = SignedTx::from_bytes(&bytes) {
+                prop_assert_eq!(tx.to_bytes(), bytes.clone());
+            }
+            if let Ok(b) = ProofBundle::from_bytes(&bytes) {
+                prop_assert_eq!(b.to_bytes(), bytes.clone());
+            }
+            let _ = super::decode::<Block>(&bytes, super::MAX_BLOCK_BYTES);
+            let _ = super::decode::<Genesis>(&bytes, super::MAX_GENESIS_BYTES);
+        }
+
+        /// Transactions round-trip through CBOR and JSON with the same id.
+        #[test]
+        fn transactions_round_trip(
+            seed in any::<[u8; 32]>(),
+            nonce in any::<u64>(),
+            doc in any::<[u8; 32]>(),
+            meta in proptest::collection::btree_map("[a-z]{1,8}", "[ -~]{0,20}", 0..5),
+        ) {
+            let key = Keypair::from_seed(&seed);
+            let tx = UnsignedTx {
+                chain_id: ChainId(Digest([3; 32])),
+                signer: ParticipantId::new("CN-EXPORTER-9").expect("id"),
+                nonce: Nonce(nonce),
+                body: Body::AnchorRecord {
+                    kind: "packing_list".into(),
+                    document_hash: Digest(doc),
+                    metadata: meta.into_iter().collect(),
+                },
+            }
+            .sign(&key);
+            let back = SignedTx::from_bytes(&tx.to_bytes()).expect("decode");
+            prop_assert_eq!(&back, &tx);
+            let json: SignedTx = serde_json::from_str(&serde_json::to_string(&tx).expect("json")).expect("parse");
+            prop_assert_eq!(json.id(), tx.id());
+            prop_assert!(back.verify_signature(&key.public()).is_ok());
+        }
+
+        /// A bundle with any one byte changed never verifies.
+        #[test]
+        fn mutated_bundles_never_verify(position in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let (genesis, bundle, _) = crate::bundle::tests::sample_bundle();
+            let mut bytes = bundle.to_bytes();
+            let i = position.index(bytes.len());
+            bytes[i] ^= flip;
+            let verdict = ProofBundle::from_bytes(&bytes).and_then(|b| crate::bundle::verify_bundle(&genesis, &b));
+            prop_assert!(verdict.is_err());
+        }
+    }
+}

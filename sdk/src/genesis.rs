@@ -66,7 +66,8 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             block_max_transactions: 4096,
-            block_max_bytes: 4 * 1024 * 1024,
+            // A block travels as one consensus message: keep it well under the engine's limit.
+            block_max_bytes: 1024 * 1024,
             mempool_max_transactions: 50_000,
         }
     }
@@ -79,7 +80,7 @@ pub struct GenesisContent {
     /// A human name for the federation.
     #[n(0)]
     pub chain_name: String,
-    /// When the genesis was assembled (RFC 3339), informational.
+    /// When the genesis was assembled, as its assembler wrote it; informational.
     #[n(1)]
     pub created: String,
     /// The founding agencies, sorted by agency id.

@@ -366,6 +366,15 @@ mod tests {
             key.public().to_hex(),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
         );
+        // The expected signature of the empty message, checked with the same strict rule.
+        let signature = hex::decode(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        )
+        .expect("hex");
+        let signature = ed25519_dalek::Signature::from_slice(&signature).expect("64 bytes");
+        let verifying = VerifyingKey::from_bytes(&key.public().to_bytes()).expect("key");
+        assert!(verifying.verify_strict(b"", &signature).is_ok());
+        assert!(verifying.verify_strict(b"x", &signature).is_err());
     }
 
     #[test]

@@ -140,6 +140,17 @@ impl Body {
                         ),
                     ));
                 }
+                if let Some(role) = roles
+                    .iter()
+                    .find(|r| matches!(r, Role::Registry | Role::Credit))
+                {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!(
+                            "role {role:?} belongs to agencies of the federation and cannot be granted by registration"
+                        ),
+                    ));
+                }
                 if roles.is_empty() || !roles.windows(2).all(|w| w[0] < w[1]) {
                     return Err(Rejection::new(
                         RejectReason::InvalidBody,
@@ -321,6 +332,18 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Whether a transaction refused for this reason must never appear in a block. Such failures
+    /// (authentication, format, exact replays) are caught at admission; a block that carries one
+    /// anyway comes from a faulty proposer and is voted against. The other reasons (a nonce or a
+    /// participant id taken by an earlier transaction) are ordered and receive a rejected receipt,
+    /// so that the submitter learns why.
+    pub fn excludes_from_block(self) -> bool {
+        !matches!(
+            self,
+            RejectReason::NonceUsed | RejectReason::DuplicateParticipant
+        )
+    }
+
     /// The reason's stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,7 +33,9 @@ use crate::node::{Shared, now_ms};
 struct Undecided {
     block: Block,
     effects: BlockEffects,
-    part: ProposalPart,
+    /// The signed part it arrived in; none for a block received through value sync, which
+    /// cannot be re-streamed under its proposer's signature.
+    part: Option<ProposalPart>,
 }
 
 /// A proposal stream being reassembled.
@@ -160,7 +162,7 @@ impl App {
                 let part = self
                     .undecided
                     .get(&value.id)
-                    .map(|u| u.part.clone())
+                    .and_then(|u| u.part.clone())
                     .ok_or_else(|| anyhow::anyhow!("built block vanished"))?;
                 let _ = reply.send(LocallyProposedValue::new(height, round, value));
                 self.publish(channels, height, round, part).await?;
@@ -233,8 +235,7 @@ impl App {
                 value_id,
                 ..
             } => {
-                if let Some(u) = self.undecided.get(&value_id.0) {
-                    let part = u.part.clone();
+                if let Some(part) = self.undecided.get(&value_id.0).and_then(|u| u.part.clone()) {
                     self.publish(channels, height, round, part).await?;
                 }
             }
@@ -316,9 +317,14 @@ impl App {
                     overlay.record(&tx, id, new_participant);
                     chosen.push(tx);
                 }
-                Err(rejection) => {
+                Err(rejection) if rejection.reason.excludes_from_block() => {
                     debug!(%id, %rejection, "dropping stale pending transaction");
                     stale.push(id);
+                }
+                // Ordered with a rejected receipt, so that its submitter learns why.
+                Err(_) => {
+                    overlay.record_seen(&tx, id);
+                    chosen.push(tx);
                 }
             }
         }
@@ -365,7 +371,7 @@ impl App {
             Undecided {
                 block,
                 effects,
-                part,
+                part: Some(part),
             },
         );
         self.built.insert((height.0, round), id);
@@ -456,6 +462,10 @@ impl App {
                 return Ok(None);
             }
         };
+        if block.header.proposer != part.proposer.0 {
+            warn!(proposer = %part.proposer, "proposal part whose block names another proposer ignored");
+            return Ok(None);
+        }
         let id = block.id();
         let digest = proposal_signing_digest(
             &self.shared.chain_id,
@@ -482,16 +492,14 @@ impl App {
                 now_ms(),
             ) {
                 Ok(effects) => {
-                    let header = block.header.clone();
                     self.undecided.insert(
                         id,
                         Undecided {
                             block,
                             effects,
-                            part: part.clone(),
+                            part: Some(part.clone()),
                         },
                     );
-                    let _ = header;
                     Validity::Valid
                 }
                 Err(e) => {
@@ -548,22 +556,13 @@ impl App {
             u64::MAX / 2,
         ) {
             Ok(effects) => {
-                let part = ProposalPart {
-                    height,
-                    round,
-                    proposer,
-                    block: bytes.to_vec(),
-                    signature: super::types::ConsensusSignature(caravan_sdk::keys::Signature(
-                        [0; 64],
-                    )),
-                };
                 let header = block.header.clone();
                 self.undecided.insert(
                     id,
                     Undecided {
                         block,
                         effects,
-                        part,
+                        part: None,
                     },
                 );
                 return Ok(SyncedValueOutcome::Verdict(ProposedValue {
