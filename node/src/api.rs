@@ -470,3 +470,28 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        let source = include_str!("api.rs");
+        let mut routes = 0;
+        for line in source.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix(".route(\"") {
+                let path = rest.split('"').next().expect("path");
+                assert!(
+                    paths.contains_key(path),
+                    "route {path} is missing from docs/openapi.json"
+                );
+                routes += 1;
+            }
+        }
+        assert!(routes >= 10, "found only {routes} routes");
+    }
+}

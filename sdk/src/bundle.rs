@@ -228,6 +228,27 @@ pub fn verify_certified_header(
     Ok(certificate.verify(chain_id, header.height, &header.id(), &validators)?)
 }
 
+/// Checks that the certified checkpoint `new` extends the certified checkpoint `old` (no history
+/// was rewritten between them), given a consistency proof between their log sizes.
+pub fn verify_extension(
+    genesis: &Genesis,
+    old: (&Header, &CommitCertificate),
+    new: (&Header, &CommitCertificate),
+    proof: &crate::merkle::ConsistencyProof,
+) -> Result<(), VerifyError> {
+    let chain_id = genesis.verify()?;
+    verify_certified_header(genesis, &chain_id, old.0, old.1)?;
+    verify_certified_header(genesis, &chain_id, new.0, new.1)?;
+    if proof.old_size != old.0.log_size || proof.new_size != new.0.log_size {
+        return Err(VerifyError::Receipt(format!(
+            "consistency proof is for log sizes {} -> {}, the checkpoints have {} -> {}",
+            proof.old_size, proof.new_size, old.0.log_size, new.0.log_size
+        )));
+    }
+    proof.verify(&old.0.log_root, &new.0.log_root)?;
+    Ok(())
+}
+
 /// Verifies the proofs of one transaction, given the key its signer signs with.
 fn verify_proven(
     genesis: &Genesis,

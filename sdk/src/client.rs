@@ -181,6 +181,16 @@ impl Client {
         self.get_json(&format!("/v1/consistency?from={from}&to={to}"))
     }
 
+    /// A text resource (e.g. `/metrics`, `/openapi.json`).
+    pub fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let body = self.finish(&url, self.agent.get(&url).call())?;
+        String::from_utf8(body).map_err(|e| ClientError::Transport {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
     /// The node's health.
     pub fn health(&self) -> Result<Health, ClientError> {
         self.get_json("/health")

@@ -141,7 +141,14 @@ fn bad_inputs_are_refused_specifically_and_change_nothing() {
         .expect("json submit");
     assert_eq!(status.tx_id(), json_tx.id());
 
-    // The node keeps serving.
+    // The refusals are counted, and the node keeps serving.
+    let metrics = client.get_text("/metrics").expect("metrics");
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("caravan_transactions_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("refused counter");
+    assert!(refused >= 7, "{metrics}");
     assert!(client.health().is_ok());
     assert_eq!(
         client
