@@ -19,7 +19,7 @@ use serde::Deserialize;
 use caravan_sdk::api::{ApiError, CertifiedBlock, Checkpoint, Health, TxStatus, http_status_of};
 use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
 use caravan_sdk::ids::{Height, TxId};
-use caravan_sdk::tx::{Outcome, Rejection, SignedTx};
+use caravan_sdk::tx::{Outcome, RejectReason, Rejection, SignedTx};
 
 use crate::node::{AdmitError, Shared};
 
@@ -27,6 +27,8 @@ use crate::node::{AdmitError, Shared};
 const MAX_JSON_TX_BYTES: usize = 4 * MAX_TRANSACTION_BYTES;
 /// Largest relay batch body.
 const MAX_RELAY_BYTES: usize = 16 * 1024 * 1024;
+/// How long admission waits for this node to apply a block that may register an unknown signer.
+const UNKNOWN_SIGNER_GRACE: Duration = Duration::from_secs(2);
 /// How long `?wait=commit` waits at most.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
@@ -160,10 +162,26 @@ async fn submit(
         bytes.to_vec()
     };
     let mut height_rx = shared.height.subscribe();
-    let id = match shared.admit(tx, size) {
-        Ok(id) => id,
-        Err(AdmitError::Rejected(r)) => return rejection(r),
-        Err(AdmitError::Internal(e)) => return internal(e),
+    // A signer registered in a block that this node has not applied yet (the client saw it
+    // committed through another node) gets a short grace: re-check as blocks arrive.
+    let grace = tokio::time::Instant::now() + UNKNOWN_SIGNER_GRACE;
+    let id = loop {
+        match shared.admit(tx.clone(), size) {
+            Ok(id) => break id,
+            Err(AdmitError::Rejected(r))
+                if r.reason == RejectReason::UnknownSigner
+                    && tokio::time::Instant::now() < grace =>
+            {
+                if tokio::time::timeout_at(grace, height_rx.changed())
+                    .await
+                    .is_err()
+                {
+                    return rejection(r);
+                }
+            }
+            Err(AdmitError::Rejected(r)) => return rejection(r),
+            Err(AdmitError::Internal(e)) => return internal(e),
+        }
     };
     // Best effort: a full relay queue only delays inclusion until this node proposes.
     let _ = shared.relay.try_send(canonical);
