@@ -28,7 +28,7 @@ use crate::consensus::app::App;
 use crate::consensus::codec::BorshCodec;
 use crate::consensus::signing::{ValidatorSigner, ValidatorVerifier};
 use crate::consensus::types::{Address, CaravanContext, PrivateKey};
-use crate::execution::{Overlay, check_tx};
+use crate::execution::{Context, admit};
 use crate::mempool::Mempool;
 use crate::store::Store;
 
@@ -89,15 +89,12 @@ impl Shared {
             .store
             .tip()
             .map_err(|e| AdmitError::Internal(e.to_string()))?;
-        let checked = check_tx(
-            &reader,
-            &Overlay::default(),
-            &self.chain_id,
-            tip.height.next(),
-            &tx,
-            id,
-        )
-        .map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let ctx = Context {
+            chain_id: &self.chain_id,
+            height: tip.height.next(),
+            time_ms: now_ms().max(tip.time_ms),
+        };
+        let checked = admit(&reader, &ctx, &tx).map_err(|e| AdmitError::Internal(e.to_string()))?;
         if let Err(rejection) = checked {
             self.metrics.refused.fetch_add(1, Ordering::Relaxed);
             return Err(AdmitError::Rejected(rejection));

@@ -1,5 +1,5 @@
 //! Durable storage in one redb file. Each decided block is written in a single write transaction
-//! (block, certificate, transaction index, receipts, participants, nonces, Merkle log nodes and
+//! (block, certificate, transaction index, receipts, state writes, Merkle log nodes and
 //! the new tip) committed with fsync: after `commit_block` returns, the block survives a crash.
 
 use std::path::Path;
@@ -12,20 +12,19 @@ use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::hash::Digest;
-use caravan_sdk::ids::{BlockId, ChainId, Height, Nonce, ParticipantId, TxId};
+use caravan_sdk::ids::{BlockId, ChainId, Height, ParticipantId, TxId};
 use caravan_sdk::merkle::{
     ConsistencyProof, NodeKey, NodeSource, consistency_proof, inclusion_proof,
 };
 use caravan_sdk::tx::Receipt;
 
-use crate::execution::{BlockEffects, Participant, StateView, Tip};
+use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, keys};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 const BLOCK_IDS: TableDefinition<&[u8], u64> = TableDefinition::new("block_ids");
 const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
-const PARTICIPANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("participants");
-const NONCES: TableDefinition<(&str, u64), ()> = TableDefinition::new("nonces");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -103,7 +102,7 @@ impl Store {
     fn init(&self, genesis: &Genesis, chain_id: &ChainId) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db)?;
         {
-            let mut participants = txn.open_table(PARTICIPANTS).map_err(db)?;
+            let mut state = txn.open_table(STATE).map_err(db)?;
             for card in &genesis.content.agencies {
                 let p = Participant {
                     name: card.name.clone(),
@@ -112,8 +111,11 @@ impl Store {
                     registered_at: Height(0),
                     registered_by_tx: None,
                 };
-                participants
-                    .insert(card.agency.as_str(), codec::encode(&p).as_slice())
+                state
+                    .insert(
+                        keys::participant(&ParticipantId::from(&card.agency)).as_slice(),
+                        codec::encode(&p).as_slice(),
+                    )
                     .map_err(db)?;
             }
             let mut meta = txn.open_table(META).map_err(db)?;
@@ -126,7 +128,6 @@ impl Store {
             txn.open_table(CERTIFICATES).map_err(db)?;
             txn.open_table(BLOCK_IDS).map_err(db)?;
             txn.open_table(TRANSACTIONS).map_err(db)?;
-            txn.open_table(NONCES).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
         }
         txn.commit().map_err(db)
@@ -213,15 +214,12 @@ impl Store {
                 )
                 .map_err(db)?;
             }
-            let mut participants = txn.open_table(PARTICIPANTS).map_err(db)?;
-            for (id, p) in &effects.participants {
-                participants
-                    .insert(id.as_str(), codec::encode(p).as_slice())
-                    .map_err(db)?;
-            }
-            let mut nonces = txn.open_table(NONCES).map_err(db)?;
-            for (signer, nonce) in &effects.nonces {
-                nonces.insert((signer.as_str(), nonce.0), ()).map_err(db)?;
+            let mut state = txn.open_table(STATE).map_err(db)?;
+            for (key, value) in &effects.writes {
+                match value {
+                    Some(v) => state.insert(key.as_slice(), v.as_slice()).map_err(db)?,
+                    None => state.remove(key.as_slice()).map_err(db)?,
+                };
             }
             let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
             for (key, digest) in &effects.log_nodes {
@@ -354,10 +352,9 @@ impl Reader {
 
     /// A participant.
     pub fn participant(&self, id: &ParticipantId) -> Result<Option<Participant>, StoreError> {
-        let table = self.txn.open_table(PARTICIPANTS).map_err(db)?;
-        match table.get(id.as_str()).map_err(db)? {
+        match StateView::get(self, &keys::participant(id))? {
             Some(v) => {
-                Ok(Some(codec::decode(v.value(), 64 * 1024).map_err(|e| {
+                Ok(Some(codec::decode(&v, 64 * 1024).map_err(|e| {
                     StoreError::Corrupt(format!("participant {id}: {e}"))
                 })?))
             }
@@ -369,13 +366,22 @@ impl Reader {
 impl StateView for Reader {
     type Error = StoreError;
 
-    fn participant(&self, id: &ParticipantId) -> Result<Option<Participant>, StoreError> {
-        Reader::participant(self, id)
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = self.txn.open_table(STATE).map_err(db)?;
+        Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
     }
 
-    fn nonce_used(&self, signer: &ParticipantId, nonce: Nonce) -> Result<bool, StoreError> {
-        let table = self.txn.open_table(NONCES).map_err(db)?;
-        Ok(table.get((signer.as_str(), nonce.0)).map_err(db)?.is_some())
+    fn scan(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
+        let table = self.txn.open_table(STATE).map_err(db)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..).map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     fn tx_committed(&self, id: &TxId) -> Result<bool, StoreError> {
@@ -397,5 +403,109 @@ impl NodeSource for Reader {
             }
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use caravan_sdk::block::CommitCertificate;
+    use caravan_sdk::genesis::{GenesisContent, MemberCard, Params};
+    use caravan_sdk::ids::{AgencyId, Nonce};
+    use caravan_sdk::keys::Keypair;
+    use caravan_sdk::tx::{Body, Role, UnsignedTx};
+
+    use super::*;
+    use crate::execution::build_block;
+
+    fn test_genesis(name: &str) -> (Genesis, Keypair) {
+        let admin = Keypair::from_seed(&[3; 32]);
+        let mut genesis = Genesis::new(GenesisContent {
+            chain_name: name.into(),
+            created: "test".into(),
+            agencies: vec![MemberCard {
+                agency: AgencyId::new("CN-QDG-CUSTOMS").expect("id"),
+                name: "Qingdao".into(),
+                country: "CN".into(),
+                roles: vec![Role::Registry],
+                validator_key: Keypair::from_seed(&[1; 32]).public(),
+                network_key: Keypair::from_seed(&[2; 32]).public(),
+                admin_key: admin.public(),
+                p2p_address: "127.0.0.1:1".into(),
+                api_url: "http://127.0.0.1:2".into(),
+            }],
+            params: Params::default(),
+        });
+        let id = genesis.content.agencies[0].agency.clone();
+        genesis.sign(&id, &admin).expect("sign");
+        (genesis, admin)
+    }
+
+    #[test]
+    fn blocks_survive_reopening_and_foreign_stores_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("ledger.redb");
+        let (genesis, admin) = test_genesis("a");
+        let chain_id = genesis.chain_id();
+        let store = Store::open(&path, &genesis, &chain_id).expect("open");
+        assert_eq!(store.tip().expect("tip").height, Height(0));
+        let tx = UnsignedTx {
+            chain_id,
+            signer: ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
+            nonce: Nonce(1),
+            body: Body::RegisterParticipant {
+                id: ParticipantId::new("EXP-1").expect("id"),
+                name: "Exporter".into(),
+                roles: vec![Role::Enterprise],
+                public_key: Keypair::from_seed(&[9; 32]).public(),
+            },
+        }
+        .sign(&admin);
+        let tip = store.tip().expect("tip");
+        let reader = store.reader().expect("reader");
+        let validators = genesis.content.validator_set();
+        let (block, effects) = build_block(
+            &reader,
+            &chain_id,
+            &tip,
+            1,
+            validators.hash(),
+            validators.validators[0].public_key,
+            vec![tx.clone()],
+        )
+        .expect("build");
+        drop(reader);
+        let certificate = CommitCertificate {
+            height: Height(1),
+            round: 0,
+            block_id: block.id(),
+            signatures: vec![],
+        };
+        store
+            .commit_block(&block, &certificate, &effects)
+            .expect("commit");
+        drop(store);
+
+        let store = Store::open(&path, &genesis, &chain_id).expect("reopen");
+        let tip = store.tip().expect("tip");
+        assert_eq!(tip.height, Height(1));
+        assert_eq!(tip.block_id, block.id());
+        let reader = store.reader().expect("reader");
+        assert!(
+            reader
+                .participant(&ParticipantId::new("EXP-1").expect("id"))
+                .expect("read")
+                .is_some()
+        );
+        assert!(reader.tx_committed(&tx.id()).expect("read"));
+        let bundle = reader.bundle(&tx.id()).expect("bundle").expect("present");
+        assert_eq!(bundle.item.transaction, tx);
+        drop(reader);
+        drop(store);
+
+        let (other, _) = test_genesis("b");
+        assert!(matches!(
+            Store::open(&path, &other, &other.chain_id()),
+            Err(StoreError::WrongChain { .. })
+        ));
     }
 }

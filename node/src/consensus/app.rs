@@ -26,8 +26,9 @@ use super::signing::{ValidatorSigner, proposal_signing_digest};
 use super::types::{
     Address, CaravanContext, ConsensusHeight, ProposalPart, ValidatorSet, Value, ValueId,
 };
-use crate::execution::{BlockEffects, Overlay, build_block, check_tx, verify_block};
+use crate::execution::{BlockEffects, Context, Overlay, build_block, execute_tx, verify_block};
 use crate::node::{Shared, now_ms};
+use caravan_sdk::tx::Outcome;
 
 /// A block seen for the current height: proposed by us, received, or synced.
 struct Undecided {
@@ -298,34 +299,26 @@ impl App {
             );
         let tip = self.shared.store.tip()?;
         let reader = self.shared.store.reader()?;
-        // Leave out transactions that can no longer succeed (e.g. committed through another
-        // node meanwhile), and drop them from the pool.
+        // Leave out transactions that can no longer be in a block (e.g. committed through
+        // another node meanwhile) and drop them from the pool; keep those that will be ordered
+        // with a rejected receipt, so that their submitters learn why.
+        let time_ms = now_ms().max(tip.time_ms);
+        let ctx = Context {
+            chain_id: &self.shared.chain_id,
+            height: tip.height.next(),
+            time_ms,
+        };
         let mut overlay = Overlay::default();
         let mut chosen = Vec::with_capacity(candidates.len());
         let mut stale = Vec::new();
         for tx in candidates {
             let id = tx.id();
-            match check_tx(
-                &reader,
-                &overlay,
-                &self.shared.chain_id,
-                tip.height.next(),
-                &tx,
-                id,
-            )? {
-                Ok(new_participant) => {
-                    overlay.record(&tx, id, new_participant);
-                    chosen.push(tx);
-                }
-                Err(rejection) if rejection.reason.excludes_from_block() => {
+            match execute_tx(&reader, &mut overlay, &ctx, &tx, id)? {
+                Outcome::Rejected { rejection } if rejection.reason.excludes_from_block() => {
                     debug!(%id, %rejection, "dropping stale pending transaction");
                     stale.push(id);
                 }
-                // Ordered with a rejected receipt, so that its submitter learns why.
-                Err(_) => {
-                    overlay.record_seen(&tx, id);
-                    chosen.push(tx);
-                }
+                _ => chosen.push(tx),
             }
         }
         if !stale.is_empty() {
@@ -340,7 +333,7 @@ impl App {
             &reader,
             &self.shared.chain_id,
             &tip,
-            now_ms(),
+            time_ms,
             self.shared.validators.hash(),
             proposer,
             chosen,

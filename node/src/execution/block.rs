@@ -1,0 +1,259 @@
+//! Blocks: executing a list of transactions on a parent tip, building a proposer's block, and
+//! re-executing someone else's block to check every header field.
+
+use caravan_sdk::block::{Block, Header, transactions_root};
+use caravan_sdk::codec;
+use caravan_sdk::hash::{Digest, Domain, hash, hash_parts};
+use caravan_sdk::ids::{BlockId, ChainId, Height};
+use caravan_sdk::keys::PublicKey;
+use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
+
+use super::state::{Overlay, StateError, StateView};
+use super::tx::{Context, execute_tx};
+use super::types::{BlockEffects, Tip};
+
+/// Why a block is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// A header field differs from what re-execution gives.
+    #[error("block at height {height}: {field} is {found}, re-execution gives {expected}")]
+    Mismatch {
+        /// Height.
+        height: Height,
+        /// Field.
+        field: &'static str,
+        /// Proposed.
+        found: String,
+        /// Recomputed.
+        expected: String,
+    },
+    /// A transaction that no block may carry (bad signature, unknown signer, replay...).
+    #[error("block at height {height}: transaction {index} cannot be in a block: {rejection}")]
+    Inadmissible {
+        /// Height.
+        height: Height,
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// State could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Executes `transactions` on top of `parent`: the receipts, the state writes and the new tip.
+pub fn execute<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    height: Height,
+    block_id: BlockId,
+    time_ms: u64,
+    transactions: &[SignedTx],
+) -> Result<BlockEffects, BlockError> {
+    let ctx = Context {
+        chain_id,
+        height,
+        time_ms,
+    };
+    let mut overlay = Overlay::default();
+    let mut receipts = Vec::with_capacity(transactions.len());
+    let mut log = parent.log.clone();
+    let mut log_nodes = Vec::new();
+    for (index, tx) in transactions.iter().enumerate() {
+        let id = tx.id();
+        let outcome = execute_tx(view, &mut overlay, &ctx, tx, id)?;
+        if let Outcome::Rejected { rejection } = &outcome
+            && rejection.reason.excludes_from_block()
+        {
+            return Err(BlockError::Inadmissible {
+                height,
+                index,
+                rejection: rejection.clone(),
+            });
+        }
+        let receipt = Receipt {
+            height,
+            index: index as u32,
+            log_index: log.size(),
+            outcome,
+        };
+        let leaf = LogEntry {
+            tx_id: id,
+            receipt: receipt.clone(),
+        }
+        .leaf_hash();
+        log_nodes.extend(log.append(leaf));
+        receipts.push(receipt);
+    }
+    let writes = overlay.into_writes();
+    let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
+    let writes_hash = hash(Domain::State, &codec::encode(&writes));
+    let state_root = hash_parts(
+        Domain::State,
+        &[
+            parent.state_root.as_bytes(),
+            transactions_root(transactions).as_bytes(),
+            receipts_hash.as_bytes(),
+            writes_hash.as_bytes(),
+        ],
+    );
+    Ok(BlockEffects {
+        receipts,
+        writes,
+        tip: Tip {
+            height,
+            block_id,
+            time_ms,
+            state_root,
+            log,
+        },
+        log_nodes,
+    })
+}
+
+/// Builds the header of a new block on `parent` and executes it.
+pub fn build_block<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    time_ms: u64,
+    validators_hash: Digest,
+    proposer: PublicKey,
+    transactions: Vec<SignedTx>,
+) -> Result<(Block, BlockEffects), BlockError> {
+    let height = parent.height.next();
+    let time_ms = time_ms.max(parent.time_ms);
+    let mut effects = execute(
+        view,
+        chain_id,
+        parent,
+        height,
+        BlockId(Digest::ZERO),
+        time_ms,
+        &transactions,
+    )?;
+    let header = Header {
+        chain_id: *chain_id,
+        height,
+        time_ms,
+        parent: parent.block_id,
+        transactions_root: transactions_root(&transactions),
+        transaction_count: transactions.len() as u32,
+        log_root: effects.tip.log.root(),
+        log_size: effects.tip.log.size(),
+        state_root: effects.tip.state_root,
+        validators_hash,
+        next_validators_hash: validators_hash,
+        proposer,
+    };
+    effects.tip.block_id = header.id();
+    Ok((
+        Block {
+            header,
+            transactions,
+        },
+        effects,
+    ))
+}
+
+/// A proposer's clock may run ahead of ours by at most this much.
+const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
+
+/// Re-executes a proposed block on `parent` and checks every header field. Returns its effects.
+pub fn verify_block<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    validators_hash: Digest,
+    block: &Block,
+    now_ms: u64,
+) -> Result<BlockEffects, BlockError> {
+    let h = &block.header;
+    let mismatch = |field: &'static str, found: String, expected: String| {
+        Err(BlockError::Mismatch {
+            height: h.height,
+            field,
+            found,
+            expected,
+        })
+    };
+    if h.chain_id != *chain_id {
+        return mismatch("chain_id", h.chain_id.to_string(), chain_id.to_string());
+    }
+    if h.height != parent.height.next() {
+        return mismatch(
+            "height",
+            h.height.to_string(),
+            parent.height.next().to_string(),
+        );
+    }
+    if h.parent != parent.block_id {
+        return mismatch("parent", h.parent.to_string(), parent.block_id.to_string());
+    }
+    if h.time_ms < parent.time_ms {
+        return mismatch(
+            "time_ms",
+            h.time_ms.to_string(),
+            format!(">= {}", parent.time_ms),
+        );
+    }
+    if h.time_ms > now_ms.saturating_add(MAX_CLOCK_DRIFT_MS) {
+        return mismatch(
+            "time_ms",
+            h.time_ms.to_string(),
+            format!("<= {}", now_ms + MAX_CLOCK_DRIFT_MS),
+        );
+    }
+    if h.validators_hash != validators_hash || h.next_validators_hash != validators_hash {
+        return mismatch(
+            "validators_hash",
+            h.validators_hash.to_string(),
+            validators_hash.to_string(),
+        );
+    }
+    if h.transaction_count as usize != block.transactions.len() {
+        return mismatch(
+            "transaction_count",
+            h.transaction_count.to_string(),
+            block.transactions.len().to_string(),
+        );
+    }
+    let tx_root = transactions_root(&block.transactions);
+    if h.transactions_root != tx_root {
+        return mismatch(
+            "transactions_root",
+            h.transactions_root.to_string(),
+            tx_root.to_string(),
+        );
+    }
+    let effects = execute(
+        view,
+        chain_id,
+        parent,
+        h.height,
+        h.id(),
+        h.time_ms,
+        &block.transactions,
+    )?;
+    if h.log_root != effects.tip.log.root() || h.log_size != effects.tip.log.size() {
+        return mismatch(
+            "log_root",
+            format!("{} ({} entries)", h.log_root, h.log_size),
+            format!(
+                "{} ({} entries)",
+                effects.tip.log.root(),
+                effects.tip.log.size()
+            ),
+        );
+    }
+    if h.state_root != effects.tip.state_root {
+        return mismatch(
+            "state_root",
+            h.state_root.to_string(),
+            effects.tip.state_root.to_string(),
+        );
+    }
+    Ok(effects)
+}

@@ -1,0 +1,19 @@
+//! Execution: the pure core that turns a parent state and an ordered list of transactions into
+//! receipts, state changes and the new log and state roots. No IO, no clock, no randomness: every
+//! validator computes the same result, and a proposer's header is checked by recomputing it.
+//!
+//! State is a key-value map (canonical CBOR values under typed keys, see `state.rs`); a block's
+//! effects are the list of writes, applied by the store in the block's single durable write.
+
+mod block;
+mod state;
+mod tx;
+mod types;
+
+pub use block::{BlockError, build_block, execute, verify_block};
+pub use state::{Entries, Overlay, StateError, StateView, TxState, keys};
+pub use tx::{Context, admit, execute_tx};
+pub use types::{BlockEffects, Participant, Tip};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! One transaction: authentication (chain, body rules, signer, signature, role), replay and
+//! nonce rules, then the body's own effect on state.
+
+use caravan_sdk::ids::{ChainId, Height, TxId};
+use caravan_sdk::tx::{Body, Outcome, RejectReason, Rejection, SignedTx};
+
+use super::state::{Overlay, StateError, StateView, TxState, keys};
+use super::types::Participant;
+
+/// What a transaction executes against: its position and the block's clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The federation.
+    pub chain_id: &'a ChainId,
+    /// The block's height.
+    pub height: Height,
+    /// The block's time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+fn reject(
+    reason: RejectReason,
+    detail: impl Into<String>,
+) -> Result<Result<(), Rejection>, StateError> {
+    Ok(Err(Rejection::new(reason, detail)))
+}
+
+/// Checks who may submit `tx`: chain, body rules, registered signer, signature, role.
+fn authenticate<V: StateView>(
+    state: &TxState<'_, V>,
+    ctx: &Context<'_>,
+    tx: &SignedTx,
+) -> Result<Result<Participant, Rejection>, StateError> {
+    let inner = &tx.tx;
+    if &inner.chain_id != ctx.chain_id {
+        return Ok(Err(Rejection::new(
+            RejectReason::WrongChain,
+            format!(
+                "transaction is for chain {}, this federation is {}",
+                inner.chain_id, ctx.chain_id
+            ),
+        )));
+    }
+    if let Err(r) = inner.body.validate() {
+        return Ok(Err(r));
+    }
+    let Some(signer) = state.get::<Participant>(&keys::participant(&inner.signer))? else {
+        return Ok(Err(Rejection::new(
+            RejectReason::UnknownSigner,
+            format!("signer {} is not a registered participant", inner.signer),
+        )));
+    };
+    if let Err(r) = tx.verify_signature(&signer.public_key) {
+        return Ok(Err(r));
+    }
+    let allowed = inner.body.allowed_roles();
+    if !signer.roles.iter().any(|r| allowed.contains(r)) {
+        return Ok(Err(Rejection::new(
+            RejectReason::MissingRole,
+            format!(
+                "{} has roles {:?}; this transaction needs one of {:?}",
+                inner.signer, signer.roles, allowed
+            ),
+        )));
+    }
+    Ok(Ok(signer))
+}
+
+/// The body's effect, once the signer is authenticated and the nonce is fresh.
+fn apply<V: StateView>(
+    state: &mut TxState<'_, V>,
+    ctx: &Context<'_>,
+    tx: &SignedTx,
+    id: TxId,
+    _signer: &Participant,
+) -> Result<Result<(), Rejection>, StateError> {
+    match &tx.tx.body {
+        Body::RegisterParticipant {
+            id: pid,
+            name,
+            roles,
+            public_key,
+        } => {
+            let key = keys::participant(pid);
+            if state.contains(&key)? {
+                return reject(
+                    RejectReason::DuplicateParticipant,
+                    format!("participant {pid} is already registered"),
+                );
+            }
+            state.put(
+                key,
+                &Participant {
+                    name: name.clone(),
+                    roles: roles.clone(),
+                    public_key: *public_key,
+                    registered_at: ctx.height,
+                    registered_by_tx: Some(id),
+                },
+            );
+            Ok(Ok(()))
+        }
+        Body::AnchorRecord { .. } => Ok(Ok(())),
+    }
+}
+
+/// Executes one transaction into the block's overlay and returns its outcome. A rejection whose
+/// reason excludes it from blocks is returned as such; the caller decides whether that refuses
+/// the transaction (admission) or the whole block (execution).
+pub fn execute_tx<V: StateView>(
+    view: &V,
+    block: &mut Overlay,
+    ctx: &Context<'_>,
+    tx: &SignedTx,
+    id: TxId,
+) -> Result<Outcome, StateError> {
+    let mut state = TxState::new(view, block);
+    let signer = match authenticate(&state, ctx, tx)? {
+        Ok(signer) => signer,
+        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
+    };
+    if state.tx_seen(&id)? {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::new(
+                RejectReason::Replayed,
+                format!("transaction {id} is already committed"),
+            ),
+        });
+    }
+    let nonce_key = keys::nonce(&tx.tx.signer, tx.tx.nonce);
+    let outcome = if state.contains(&nonce_key)? {
+        Outcome::Rejected {
+            rejection: Rejection::new(
+                RejectReason::NonceUsed,
+                format!("{} already used nonce {}", tx.tx.signer, tx.tx.nonce.0),
+            ),
+        }
+    } else {
+        match apply(&mut state, ctx, tx, id, &signer)? {
+            Ok(()) => Outcome::Accepted,
+            Err(rejection) => Outcome::Rejected { rejection },
+        }
+    };
+    // An ordered transaction uses its id and nonce whatever its outcome; a rejected one leaves
+    // no other write.
+    let mut writes = match outcome {
+        Outcome::Accepted => state.finish(),
+        Outcome::Rejected { .. } => Default::default(),
+    };
+    writes.insert(nonce_key, Some(Vec::new()));
+    let excluded = matches!(&outcome, Outcome::Rejected { rejection } if rejection.reason.excludes_from_block());
+    if !excluded {
+        block.merge(writes);
+        block.add_tx(id);
+    }
+    Ok(outcome)
+}
+
+/// Admission: would `tx` be accepted on top of committed state now? Nothing is written.
+pub fn admit<V: StateView>(
+    view: &V,
+    ctx: &Context<'_>,
+    tx: &SignedTx,
+) -> Result<Result<(), Rejection>, StateError> {
+    let mut scratch = Overlay::default();
+    match execute_tx(view, &mut scratch, ctx, tx, tx.id())? {
+        Outcome::Accepted => Ok(Ok(())),
+        Outcome::Rejected { rejection } => Ok(Err(rejection)),
+    }
+}

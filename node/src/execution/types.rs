@@ -1,0 +1,84 @@
+//! The values execution reads and produces.
+
+use minicbor::{Decode, Encode};
+
+use caravan_sdk::hash::{Digest, Domain, hash};
+use caravan_sdk::ids::{BlockId, ChainId, Height, TxId};
+use caravan_sdk::keys::PublicKey;
+use caravan_sdk::merkle::{Frontier, NodeKey};
+use caravan_sdk::tx::{Receipt, Role};
+
+/// A registered participant as the state holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, serde::Serialize)]
+#[cbor(array)]
+pub struct Participant {
+    /// Display name.
+    #[n(0)]
+    pub name: String,
+    /// Roles.
+    #[n(1)]
+    pub roles: Vec<Role>,
+    /// Signing key.
+    #[n(2)]
+    pub public_key: PublicKey,
+    /// Height of registration (0 for founding agencies).
+    #[n(3)]
+    pub registered_at: Height,
+    /// The registration transaction (none for founding agencies).
+    #[n(4)]
+    pub registered_by_tx: Option<TxId>,
+}
+
+impl Participant {
+    /// Whether this participant is a founding agency of the federation.
+    pub fn is_agency(&self) -> bool {
+        self.registered_by_tx.is_none()
+    }
+}
+
+/// The committed tip that the next block builds on.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(array)]
+pub struct Tip {
+    /// Height of the last block (0 before the first).
+    #[n(0)]
+    pub height: Height,
+    /// Its id.
+    #[n(1)]
+    pub block_id: BlockId,
+    /// Its time.
+    #[n(2)]
+    pub time_ms: u64,
+    /// State commitment after it.
+    #[n(3)]
+    pub state_root: Digest,
+    /// The log after it.
+    #[n(4)]
+    pub log: Frontier,
+}
+
+impl Tip {
+    /// The tip before the first block.
+    pub fn genesis(chain_id: &ChainId) -> Self {
+        Tip {
+            height: Height(0),
+            block_id: BlockId(Digest::ZERO),
+            time_ms: 0,
+            state_root: hash(Domain::State, chain_id.0.as_bytes()),
+            log: Frontier::new(),
+        }
+    }
+}
+
+/// Everything a block changes, ready to be written in one transaction.
+#[derive(Clone, Debug)]
+pub struct BlockEffects {
+    /// One per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// State writes in key order: a value, or `None` to delete.
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The tip after the block.
+    pub tip: Tip,
+    /// Merkle log nodes completed by the block.
+    pub log_nodes: Vec<(NodeKey, Digest)>,
+}
