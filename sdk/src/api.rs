@@ -65,10 +65,13 @@ impl TxStatus {
 pub fn http_status_of(reason: RejectReason) -> u16 {
     match reason {
         RejectReason::BadSignature => 401,
-        RejectReason::UnknownSigner | RejectReason::MissingRole => 403,
-        RejectReason::Replayed | RejectReason::NonceUsed | RejectReason::DuplicateParticipant => {
-            409
-        }
+        RejectReason::UnknownSigner | RejectReason::MissingRole | RejectReason::NotPermitted => 403,
+        RejectReason::NotFound => 404,
+        RejectReason::Replayed
+        | RejectReason::NonceUsed
+        | RejectReason::DuplicateParticipant
+        | RejectReason::Conflict
+        | RejectReason::DoubleFinancing => 409,
         RejectReason::TooLarge => 413,
         RejectReason::MempoolFull => 503,
         RejectReason::WrongChain

@@ -218,6 +218,12 @@ fn run() -> anyhow::Result<ExitCode> {
                             } => {
                                 println!("registers    {id} ({name}), roles {roles:?}");
                             }
+                            other => {
+                                println!(
+                                    "body         {}",
+                                    serde_json::to_string(other).unwrap_or_default()
+                                );
+                            }
                         }
                         println!(
                             "block        {} at height {}",

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod merkle;
+pub mod trade;
 pub mod tx;
 
 #[cfg(feature = "client")]

@@ -9,6 +9,11 @@ use crate::codec;
 use crate::hash::{Digest, Domain, hash};
 use crate::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
+use crate::trade::documents::{Date, DocumentFields};
+use crate::trade::ident::{Amount, CountryCode, ScoCode, UnLocode};
+use crate::trade::model::{
+    CreditRecord, Leg, LegalIds, ReportDecision, TransportEventKind, validate_ucr,
+};
 
 /// What a participant may do. Each body kind names the roles allowed to submit it.
 #[derive(
@@ -116,14 +121,232 @@ pub enum Body {
         #[n(2)]
         metadata: Vec<(String, String)>,
     },
+    /// An agency with the registry role registers an enterprise; the ledger issues its SCO code.
+    #[n(2)]
+    RegisterEnterprise {
+        /// The participant id it signs as.
+        #[n(0)]
+        id: ParticipantId,
+        /// Its legal name.
+        #[n(1)]
+        name: String,
+        /// Its country (the SCO code's country).
+        #[n(2)]
+        country: CountryCode,
+        /// Its legal identifiers.
+        #[n(3)]
+        legal_ids: LegalIds,
+        /// Its roles (enterprise, declarant, forwarder...).
+        #[n(4)]
+        roles: Vec<Role>,
+        /// Its signing key.
+        #[n(5)]
+        public_key: PublicKey,
+    },
+    /// A credit agency (or, for payment defaults, a bank) attests a credit record.
+    #[n(3)]
+    AttestCredit {
+        /// About whom.
+        #[n(0)]
+        sco_code: ScoCode,
+        /// What.
+        #[n(1)]
+        record: CreditRecord,
+        /// First day of validity.
+        #[n(2)]
+        valid_from: Date,
+        /// Last day, if it expires.
+        #[n(3)]
+        valid_until: Option<Date>,
+        /// Hash of the evidence.
+        #[n(4)]
+        evidence_hash: Digest,
+    },
+    /// The issuer of an attestation revokes it.
+    #[n(4)]
+    RevokeCredit {
+        /// The attestation.
+        #[n(0)]
+        attestation: TxId,
+        /// Why.
+        #[n(1)]
+        reason: String,
+    },
+    /// A participant anchors a trade document: content hash, field-commitment root, key fields.
+    #[n(5)]
+    AnchorDocument {
+        /// The consignment (UCR) it belongs to.
+        #[n(0)]
+        consignment: Option<String>,
+        /// The leg, for a transport document.
+        #[n(1)]
+        leg: Option<u16>,
+        /// Hash of the original file.
+        #[n(2)]
+        content_hash: Digest,
+        /// Root of the salted field commitments.
+        #[n(3)]
+        fields_root: Digest,
+        /// The key fields.
+        #[n(4)]
+        fields: DocumentFields,
+    },
+    /// The issuer amends its document; the new version supersedes the old.
+    #[n(6)]
+    AmendDocument {
+        /// The document.
+        #[n(0)]
+        document: TxId,
+        /// Hash of the new file.
+        #[n(1)]
+        content_hash: Digest,
+        /// Root of the new field commitments.
+        #[n(2)]
+        fields_root: Digest,
+        /// The new key fields (same document type).
+        #[n(3)]
+        fields: DocumentFields,
+    },
+    /// The issuer withdraws its document.
+    #[n(7)]
+    WithdrawDocument {
+        /// The document.
+        #[n(0)]
+        document: TxId,
+        /// Why.
+        #[n(1)]
+        reason: String,
+    },
+    /// Opens a consignment: one UCR across ordered legs.
+    #[n(8)]
+    OpenConsignment {
+        /// The unique consignment reference.
+        #[n(0)]
+        ucr: String,
+        /// The legs, in order.
+        #[n(1)]
+        legs: Vec<Leg>,
+        /// The parties besides the opener and the carriers.
+        #[n(2)]
+        parties: Vec<ParticipantId>,
+    },
+    /// A carrier of the leg, or an agency, records a transport event.
+    #[n(9)]
+    RecordTransportEvent {
+        /// The consignment.
+        #[n(0)]
+        ucr: String,
+        /// The leg.
+        #[n(1)]
+        leg: u16,
+        /// What happened.
+        #[n(2)]
+        event: TransportEventKind,
+        /// Where.
+        #[n(3)]
+        place: UnLocode,
+        /// When (ms since the Unix epoch).
+        #[n(4)]
+        at_ms: u64,
+    },
+    /// The opener or an agency closes a consignment.
+    #[n(10)]
+    CloseConsignment {
+        /// The consignment.
+        #[n(0)]
+        ucr: String,
+    },
+    /// An agency confirms a consignment's validation report or overrides a failed rule.
+    #[n(11)]
+    AttestReport {
+        /// The consignment.
+        #[n(0)]
+        ucr: String,
+        /// Hash of the report the agency looked at (it must be the current one).
+        #[n(1)]
+        report_hash: Digest,
+        /// The decision.
+        #[n(2)]
+        decision: ReportDecision,
+    },
+    /// A bank registers a financing lien on a document.
+    #[n(12)]
+    RegisterLien {
+        /// The document.
+        #[n(0)]
+        document: TxId,
+        /// The amount financed.
+        #[n(1)]
+        amount: Amount,
+        /// Last day of the lien.
+        #[n(2)]
+        until: Date,
+    },
+    /// The bank releases its lien.
+    #[n(13)]
+    ReleaseLien {
+        /// The lien.
+        #[n(0)]
+        lien: TxId,
+    },
+}
+
+/// Roles that agencies hold; the document and consignment rules treat them alike.
+pub const AGENCY_ROLES: [Role; 5] = [
+    Role::Registry,
+    Role::Credit,
+    Role::Customs,
+    Role::Border,
+    Role::Rail,
+];
+
+/// Roles that may anchor trade documents.
+pub const DOCUMENT_ROLES: [Role; 8] = [
+    Role::Enterprise,
+    Role::Carrier,
+    Role::Rail,
+    Role::Forwarder,
+    Role::Declarant,
+    Role::Customs,
+    Role::Border,
+    Role::Bank,
+];
+
+fn short_text(what: &str, text: &str, max: usize) -> Result<(), Rejection> {
+    if text.trim().is_empty() || text.len() > max {
+        return Err(Rejection::new(
+            RejectReason::InvalidBody,
+            format!("{what} must be 1 to {max} bytes, found {}", text.len()),
+        ));
+    }
+    Ok(())
 }
 
 impl Body {
     /// The roles allowed to submit this body.
     pub fn allowed_roles(&self) -> &'static [Role] {
         match self {
-            Body::RegisterParticipant { .. } => &[Role::Registry],
+            Body::RegisterParticipant { .. } | Body::RegisterEnterprise { .. } => &[Role::Registry],
             Body::AnchorRecord { .. } => &Role::RECORD_ANCHORING,
+            Body::AttestCredit { record, .. } => record.attesting_roles(),
+            Body::RevokeCredit { .. } => &[Role::Credit, Role::Bank],
+            Body::AnchorDocument { .. }
+            | Body::AmendDocument { .. }
+            | Body::WithdrawDocument { .. } => &DOCUMENT_ROLES,
+            Body::OpenConsignment { .. } => &[
+                Role::Enterprise,
+                Role::Forwarder,
+                Role::Declarant,
+                Role::Customs,
+                Role::Rail,
+                Role::Carrier,
+            ],
+            Body::RecordTransportEvent { .. } => {
+                &[Role::Carrier, Role::Rail, Role::Customs, Role::Border]
+            }
+            Body::CloseConsignment { .. } => &DOCUMENT_ROLES,
+            Body::AttestReport { .. } => &[Role::Customs, Role::Border],
+            Body::RegisterLien { .. } | Body::ReleaseLien { .. } => &[Role::Bank],
         }
     }
 
@@ -199,6 +422,129 @@ impl Body {
                 }
                 Ok(())
             }
+            Body::RegisterEnterprise {
+                name,
+                legal_ids,
+                roles,
+                ..
+            } => {
+                short_text("enterprise name", name, 256)?;
+                legal_ids
+                    .validate()
+                    .map_err(|e| Rejection::new(RejectReason::InvalidBody, e))?;
+                if roles.is_empty() || !roles.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "roles must be non-empty, sorted and without duplicates",
+                    ));
+                }
+                if let Some(role) = roles.iter().find(|r| AGENCY_ROLES.contains(r)) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!(
+                            "role {role:?} belongs to agencies of the federation and cannot be granted to an enterprise"
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            Body::AttestCredit {
+                valid_from,
+                valid_until,
+                record,
+                ..
+            } => {
+                if valid_until.is_some_and(|until| until < *valid_from) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "valid_until is before valid_from",
+                    ));
+                }
+                match record {
+                    CreditRecord::PartnerGrade { scheme, grade, .. } => {
+                        short_text("scheme", scheme, 64)?;
+                        short_text("grade", grade, 64)
+                    }
+                    CreditRecord::Violation { description, .. }
+                    | CreditRecord::SmugglingFinding { description } => {
+                        short_text("description", description, 1024)
+                    }
+                    CreditRecord::AeoRecognition { countries } if countries.is_empty() => {
+                        Err(Rejection::new(
+                            RejectReason::InvalidBody,
+                            "AEO recognition needs at least one country",
+                        ))
+                    }
+                    CreditRecord::TradeVolume { from, to, .. } if to < from => Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "trade volume period ends before it starts",
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            Body::RevokeCredit { reason, .. } | Body::WithdrawDocument { reason, .. } => {
+                short_text("reason", reason, 1024)
+            }
+            Body::AnchorDocument {
+                consignment,
+                fields,
+                ..
+            } => {
+                if let Some(ucr) = consignment {
+                    validate_ucr(ucr).map_err(|e| Rejection::new(RejectReason::InvalidBody, e))?;
+                }
+                fields
+                    .validate()
+                    .map_err(|e| Rejection::new(RejectReason::InvalidBody, e.to_string()))
+            }
+            Body::AmendDocument { fields, .. } => fields
+                .validate()
+                .map_err(|e| Rejection::new(RejectReason::InvalidBody, e.to_string())),
+            Body::OpenConsignment { ucr, legs, parties } => {
+                validate_ucr(ucr).map_err(|e| Rejection::new(RejectReason::InvalidBody, e))?;
+                if legs.is_empty() || legs.len() > 16 {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!("a consignment has 1 to 16 legs, found {}", legs.len()),
+                    ));
+                }
+                if let Some(w) = legs.windows(2).find(|w| w[0].to != w[1].from) {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        format!(
+                            "legs must connect: one ends at {} and the next starts at {}",
+                            w[0].to, w[1].from
+                        ),
+                    ));
+                }
+                if parties.len() > 64 {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "at most 64 parties",
+                    ));
+                }
+                Ok(())
+            }
+            Body::RecordTransportEvent { ucr, .. } | Body::CloseConsignment { ucr } => {
+                validate_ucr(ucr).map_err(|e| Rejection::new(RejectReason::InvalidBody, e))
+            }
+            Body::AttestReport { ucr, decision, .. } => {
+                validate_ucr(ucr).map_err(|e| Rejection::new(RejectReason::InvalidBody, e))?;
+                if let ReportDecision::Override { reason, .. } = decision {
+                    short_text("override reason", reason, 1024)?;
+                }
+                Ok(())
+            }
+            Body::RegisterLien { amount, .. } => {
+                if amount.minor <= 0 {
+                    return Err(Rejection::new(
+                        RejectReason::InvalidBody,
+                        "a lien's amount must be positive",
+                    ));
+                }
+                Ok(())
+            }
+            Body::ReleaseLien { .. } => Ok(()),
         }
     }
 }
@@ -329,6 +675,18 @@ pub enum RejectReason {
     /// The node's pending pool is full; retry later.
     #[n(12)]
     MempoolFull,
+    /// A referenced record (document, consignment, SCO code, lien, attestation) does not exist.
+    #[n(13)]
+    NotFound,
+    /// The signer may not act on this record (not its issuer, not a party).
+    #[n(14)]
+    NotPermitted,
+    /// The record's state does not allow this (withdrawn document, closed consignment, stale report...).
+    #[n(15)]
+    Conflict,
+    /// A second active financing lien on the same document.
+    #[n(16)]
+    DoubleFinancing,
 }
 
 impl RejectReason {
@@ -360,6 +718,10 @@ impl RejectReason {
             RejectReason::InvalidBody => "invalid_body",
             RejectReason::DuplicateParticipant => "duplicate_participant",
             RejectReason::MempoolFull => "mempool_full",
+            RejectReason::NotFound => "not_found",
+            RejectReason::NotPermitted => "not_permitted",
+            RejectReason::Conflict => "conflict",
+            RejectReason::DoubleFinancing => "double_financing",
         }
     }
 }

@@ -7,11 +7,13 @@
 
 mod block;
 mod state;
+mod trade;
 mod tx;
 mod types;
 
 pub use block::{BlockError, build_block, execute, verify_block};
 pub use state::{Entries, Overlay, StateError, StateView, TxState, keys};
+pub use trade::{report_hash, tkeys};
 pub use tx::{Context, admit, execute_tx};
 pub use types::{BlockEffects, Participant, Tip};
 

@@ -72,7 +72,7 @@ fn apply<V: StateView>(
     ctx: &Context<'_>,
     tx: &SignedTx,
     id: TxId,
-    _signer: &Participant,
+    signer: &Participant,
 ) -> Result<Result<(), Rejection>, StateError> {
     match &tx.tx.body {
         Body::RegisterParticipant {
@@ -101,6 +101,7 @@ fn apply<V: StateView>(
             Ok(Ok(()))
         }
         Body::AnchorRecord { .. } => Ok(Ok(())),
+        _ => super::trade::apply(state, ctx, tx, id, signer),
     }
 }
 
