@@ -6,3 +6,4 @@ pub mod documents;
 pub mod ident;
 pub mod model;
 pub mod rules;
+pub mod sample;
