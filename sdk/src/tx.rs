@@ -698,7 +698,12 @@ impl RejectReason {
     pub fn excludes_from_block(self) -> bool {
         !matches!(
             self,
-            RejectReason::NonceUsed | RejectReason::DuplicateParticipant
+            RejectReason::NonceUsed
+                | RejectReason::DuplicateParticipant
+                | RejectReason::NotFound
+                | RejectReason::NotPermitted
+                | RejectReason::Conflict
+                | RejectReason::DoubleFinancing
         )
     }
 

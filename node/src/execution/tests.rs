@@ -266,3 +266,473 @@ fn every_header_field_is_checked() {
         }
     }
 }
+
+mod trade {
+    //! The trade bodies, run through real blocks over state held in memory.
+
+    use caravan_sdk::hash::{Domain, hash};
+    use caravan_sdk::trade::documents::DocumentFields;
+    use caravan_sdk::trade::ident::{Amount, CountryCode};
+    use caravan_sdk::trade::model::{
+        Consignment, CreditAttestation, CreditRecord, CustomsGrade, DocumentRecord, Enterprise,
+        Grade282, Leg, LegMode, LegalIds,
+    };
+    use caravan_sdk::trade::rules::Rule;
+    use caravan_sdk::trade::sample;
+
+    use super::*;
+    use crate::execution::tkeys;
+
+    /// 2025-05-01, in the sample consignment's time frame.
+    const DAY_MS: u64 = 1_746_057_600_000;
+
+    struct Ledger {
+        state: MemState,
+        tip: Tip,
+        agency: Keypair,
+        nonces: BTreeMap<String, u64>,
+    }
+
+    impl Ledger {
+        fn new() -> Self {
+            let (state, agency, _) = setup();
+            Ledger {
+                state,
+                tip: Tip::genesis(&CHAIN),
+                agency,
+                nonces: BTreeMap::new(),
+            }
+        }
+
+        fn sign(&mut self, signer: &str, key: &Keypair, body: Body) -> SignedTx {
+            let nonce = self.nonces.entry(signer.to_string()).or_insert(0);
+            *nonce += 1;
+            UnsignedTx {
+                chain_id: CHAIN,
+                signer: ParticipantId::new(signer).expect("id"),
+                nonce: Nonce(*nonce),
+                body,
+            }
+            .sign(key)
+        }
+
+        /// Commits one block and returns the outcomes.
+        fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Outcome> {
+            let proposer = Keypair::from_seed(&[2; 32]).public();
+            let (block, effects) = build_block(
+                &self.state,
+                &CHAIN,
+                &self.tip,
+                DAY_MS + self.tip.height.0,
+                Digest::ZERO,
+                proposer,
+                txs,
+            )
+            .expect("valid block");
+            for (key, value) in effects.writes {
+                match value {
+                    Some(v) => self.state.entries.insert(key, v),
+                    None => self.state.entries.remove(&key),
+                };
+            }
+            let _ = block;
+            self.tip = effects.tip;
+            effects.receipts.into_iter().map(|r| r.outcome).collect()
+        }
+
+        fn one(&mut self, tx: SignedTx) -> Outcome {
+            self.block(vec![tx]).remove(0)
+        }
+
+        fn get<T: for<'b> minicbor::Decode<'b, ()> + minicbor::Encode<()>>(
+            &self,
+            key: &[u8],
+        ) -> Option<T> {
+            self.state
+                .entries
+                .get(key)
+                .map(|v| codec::decode(v, 1 << 24).expect("decode"))
+        }
+
+        fn participant(&mut self, id: &str, role: Role, key: &Keypair) {
+            let agency = Keypair::from_seed(&[1; 32]);
+            let tx = self.sign(
+                "CN-QDG-CUSTOMS",
+                &agency,
+                Body::RegisterParticipant {
+                    id: ParticipantId::new(id).expect("id"),
+                    name: id.into(),
+                    roles: vec![role],
+                    public_key: key.public(),
+                },
+            );
+            assert_eq!(self.one(tx), Outcome::Accepted);
+        }
+    }
+
+    fn rejected(outcome: &Outcome) -> Option<RejectReason> {
+        match outcome {
+            Outcome::Accepted => None,
+            Outcome::Rejected { rejection } => Some(rejection.reason),
+        }
+    }
+
+    fn anchor(ucr: Option<&str>, leg: Option<u16>, fields: DocumentFields, salt: &str) -> Body {
+        Body::AnchorDocument {
+            consignment: ucr.map(str::to_string),
+            leg,
+            content_hash: hash(
+                Domain::Content,
+                format!("{}{salt}", fields.number()).as_bytes(),
+            ),
+            fields_root: hash(Domain::Content, salt.as_bytes()),
+            fields,
+        }
+    }
+
+    #[test]
+    fn enterprises_credit_documents_consignments_and_liens() {
+        let mut l = Ledger::new();
+        let agency = l.agency.clone();
+        // The agency also holds the credit role for this test.
+        let mut qingdao: Participant = l
+            .get(&keys::participant(
+                &ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
+            ))
+            .expect("agency");
+        qingdao.roles = vec![Role::Registry, Role::Credit, Role::Customs];
+        l.state.entries.insert(
+            keys::participant(&ParticipantId::new("CN-QDG-CUSTOMS").expect("id")),
+            codec::encode(&qingdao),
+        );
+
+        // An enterprise gets an SCO code; a second registration of its USCC is refused.
+        let exporter = Keypair::from_seed(&[10; 32]);
+        let seller = sample::seller();
+        let register = |id: &str, key: &Keypair| Body::RegisterEnterprise {
+            id: ParticipantId::new(id).expect("id"),
+            name: seller.name.clone(),
+            country: CountryCode::new("CN").expect("cn"),
+            legal_ids: LegalIds {
+                uscc: seller.uscc.clone(),
+                lei: None,
+                national: None,
+            },
+            roles: vec![Role::Enterprise],
+            public_key: key.public(),
+        };
+        let tx = l.sign("CN-QDG-CUSTOMS", &agency, register("CN-HAINA", &exporter));
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let sco: String = l
+            .get(&tkeys::enterprise_of(
+                &ParticipantId::new("CN-HAINA").expect("id"),
+            ))
+            .expect("sco issued");
+        assert!(sco.starts_with("SCO-CN-000001-"), "{sco}");
+        let enterprise: Enterprise = l.get(&tkeys::enterprise(&sco)).expect("enterprise");
+        let tx = l.sign(
+            "CN-QDG-CUSTOMS",
+            &agency,
+            register("CN-HAINA-TWIN", &Keypair::from_seed(&[11; 32])),
+        );
+        assert_eq!(
+            rejected(&l.one(tx)),
+            Some(RejectReason::DuplicateParticipant)
+        );
+
+        // Credit: attested, summarised, revoked only by its issuer.
+        let tx = l.sign(
+            "CN-QDG-CUSTOMS",
+            &agency,
+            Body::AttestCredit {
+                sco_code: enterprise.sco_code.clone(),
+                record: CreditRecord::CustomsGrade {
+                    grade: CustomsGrade::Order282(Grade282::AdvancedCertified),
+                },
+                valid_from: sample::date(2025, 1, 1),
+                valid_until: None,
+                evidence_hash: Digest([7; 32]),
+            },
+        );
+        let grade_id = tx.id();
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let attestation: CreditAttestation =
+            l.get(&tkeys::attestation(&grade_id)).expect("attestation");
+        let summary = caravan_sdk::trade::model::credit_summary(
+            &enterprise,
+            &[attestation],
+            Default::default(),
+            sample::date(2025, 5, 1),
+        );
+        assert!(summary.aeo);
+        assert_eq!(summary.standing, "good");
+
+        // Carriers and banks.
+        let carrier = Keypair::from_seed(&[12; 32]);
+        l.participant("COSCO-LINES", Role::Carrier, &carrier);
+        let rail = Keypair::from_seed(&[13; 32]);
+        l.participant("CR-EXPRESS", Role::Carrier, &rail);
+        let bank1 = Keypair::from_seed(&[14; 32]);
+        l.participant("BANK-QD", Role::Bank, &bank1);
+        let bank2 = Keypair::from_seed(&[15; 32]);
+        l.participant("BANK-ALA", Role::Bank, &bank2);
+
+        // The enterprise cannot attest credit (role outside its rights): inadmissible.
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            Body::RevokeCredit {
+                attestation: grade_id,
+                reason: "no".into(),
+            },
+        );
+        let err = build_block(
+            &l.state,
+            &CHAIN,
+            &l.tip,
+            DAY_MS,
+            Digest::ZERO,
+            exporter.public(),
+            vec![tx],
+        )
+        .err();
+        assert!(
+            matches!(err, Some(BlockError::Inadmissible { rejection, .. }) if rejection.reason == RejectReason::MissingRole)
+        );
+
+        // A document for an unknown consignment is refused.
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            anchor(
+                Some("CN-UNKNOWN-1"),
+                None,
+                DocumentFields::Invoice(sample::invoice()),
+                "a",
+            ),
+        );
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotFound));
+
+        // Open the consignment and anchor its documents from different parties.
+        let ucr = "6CN91350100-HN0417";
+        let legs = vec![
+            Leg {
+                mode: LegMode::Sea,
+                carrier: ParticipantId::new("COSCO-LINES").expect("id"),
+                from: sample::locode("CNTAO"),
+                to: sample::locode("CNLYG"),
+            },
+            Leg {
+                mode: LegMode::Rail,
+                carrier: ParticipantId::new("CR-EXPRESS").expect("id"),
+                from: sample::locode("CNLYG"),
+                to: sample::locode("KZALA"),
+            },
+        ];
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            Body::OpenConsignment {
+                ucr: ucr.into(),
+                legs,
+                parties: vec![],
+            },
+        );
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let invoice_tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            anchor(
+                Some(ucr),
+                None,
+                DocumentFields::Invoice(sample::invoice()),
+                "inv",
+            ),
+        );
+        let invoice_id = invoice_tx.id();
+        let mut heavy_note = sample::rail_consignment_note();
+        heavy_note.weight_gross = sample::qty(11_500_000, "KGM");
+        heavy_note.goods[0].weight_gross = sample::qty(10_100_000, "KGM");
+        let txs = vec![
+            invoice_tx,
+            l.sign(
+                "CN-HAINA",
+                &exporter,
+                anchor(
+                    Some(ucr),
+                    None,
+                    DocumentFields::Declaration(sample::declaration()),
+                    "dec",
+                ),
+            ),
+            l.sign(
+                "COSCO-LINES",
+                &carrier,
+                anchor(
+                    Some(ucr),
+                    Some(0),
+                    DocumentFields::Transport(sample::sea_bill_of_lading()),
+                    "bl",
+                ),
+            ),
+            l.sign(
+                "CR-EXPRESS",
+                &rail,
+                anchor(
+                    Some(ucr),
+                    Some(1),
+                    DocumentFields::Transport(heavy_note),
+                    "smgs",
+                ),
+            ),
+            l.sign(
+                "CN-HAINA",
+                &exporter,
+                anchor(
+                    Some(ucr),
+                    None,
+                    DocumentFields::PackingList(sample::packing_list()),
+                    "pl",
+                ),
+            ),
+            l.sign(
+                "CN-HAINA",
+                &exporter,
+                anchor(
+                    Some(ucr),
+                    None,
+                    DocumentFields::CertificateOfOrigin(sample::certificate_of_origin()),
+                    "coo",
+                ),
+            ),
+        ];
+        let note_id = txs[3].id();
+        let mut outcomes = l.block(txs);
+        for receipt in sample::receipts() {
+            let tx = l.sign(
+                "COSCO-LINES",
+                &carrier,
+                anchor(
+                    Some(ucr),
+                    None,
+                    DocumentFields::InterchangeReceipt(receipt),
+                    "eir",
+                ),
+            );
+            outcomes.push(l.one(tx));
+        }
+        assert!(
+            outcomes.iter().all(|o| *o == Outcome::Accepted),
+            "{outcomes:?}"
+        );
+        let k: Consignment = l.get(&tkeys::consignment(ucr)).expect("consignment");
+        let report = k.report.expect("report");
+        assert_eq!(report.failed(), vec![Rule::Weights], "{report:?}");
+
+        // Only the issuer amends; the carrier's amendment turns the report clean.
+        let mut fixed = sample::rail_consignment_note();
+        fixed.number = "SMGS 24-0417-0093".into();
+        let amend = |fields: DocumentFields| Body::AmendDocument {
+            document: note_id,
+            content_hash: Digest([21; 32]),
+            fields_root: Digest([22; 32]),
+            fields,
+        };
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            amend(DocumentFields::Transport(fixed.clone())),
+        );
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotPermitted));
+        let tx = l.sign("CR-EXPRESS", &rail, amend(DocumentFields::Transport(fixed)));
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let k: Consignment = l.get(&tkeys::consignment(ucr)).expect("consignment");
+        assert!(
+            k.report.as_ref().is_some_and(|r| r.is_clean()),
+            "{:?}",
+            k.report
+        );
+        let note: DocumentRecord = l.get(&tkeys::document(&note_id)).expect("note");
+        assert_eq!(note.versions.len(), 2);
+
+        // Liens: the first wins; a second on the same invoice, in the same block or later, on a
+        // byte-identical copy, or on a re-issue with the same number and amount, is refused.
+        let lien = |document: TxId, minor: i64| Body::RegisterLien {
+            document,
+            amount: Amount {
+                minor,
+                currency: sample::currency("USD"),
+            },
+            until: sample::date(2025, 12, 31),
+        };
+        let first = l.sign("BANK-QD", &bank1, lien(invoice_id, 10_000_000));
+        let first_id = first.id();
+        let second = l.sign("BANK-ALA", &bank2, lien(invoice_id, 9_000_000));
+        let outcomes = l.block(vec![first, second]);
+        assert_eq!(outcomes[0], Outcome::Accepted);
+        match &outcomes[1] {
+            Outcome::Rejected { rejection } => {
+                assert_eq!(rejection.reason, RejectReason::DoubleFinancing);
+                assert!(
+                    rejection.detail.contains(&first_id.to_string()),
+                    "{}",
+                    rejection.detail
+                );
+            }
+            other => panic!("second lien accepted: {other:?}"),
+        }
+        let copy = l.sign(
+            "CN-HAINA",
+            &exporter,
+            anchor(
+                None,
+                None,
+                DocumentFields::Invoice(sample::invoice()),
+                "inv",
+            ),
+        );
+        let copy_id = copy.id();
+        let mut reissue_fields = sample::invoice();
+        reissue_fields.number = "hn-2025-0417 ".into();
+        let reissue = l.sign(
+            "CN-HAINA",
+            &exporter,
+            anchor(
+                None,
+                None,
+                DocumentFields::Invoice(reissue_fields),
+                "reissued",
+            ),
+        );
+        let reissue_id = reissue.id();
+        assert_eq!(
+            l.block(vec![copy, reissue]),
+            vec![Outcome::Accepted, Outcome::Accepted]
+        );
+        for target in [copy_id, reissue_id] {
+            let tx = l.sign("BANK-ALA", &bank2, lien(target, 5_000_000));
+            assert_eq!(rejected(&l.one(tx)), Some(RejectReason::DoubleFinancing));
+        }
+
+        // Released by its bank only; then the other bank may finance.
+        let tx = l.sign("BANK-ALA", &bank2, Body::ReleaseLien { lien: first_id });
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotPermitted));
+        let tx = l.sign("BANK-QD", &bank1, Body::ReleaseLien { lien: first_id });
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let tx = l.sign("BANK-ALA", &bank2, lien(copy_id, 5_000_000));
+        assert_eq!(l.one(tx), Outcome::Accepted);
+
+        // A withdrawn document cannot be financed.
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            Body::WithdrawDocument {
+                document: reissue_id,
+                reason: "issued in error".into(),
+            },
+        );
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let tx = l.sign("BANK-QD", &bank1, lien(reissue_id, 1));
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::Conflict));
+    }
+}
