@@ -44,6 +44,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/proof/tx/{id}", get(proof))
         .route("/v1/consistency", get(consistency))
+        .route("/v1/sco/{code}", get(crate::api_trade::sco))
+        .route("/v1/participants/{id}", get(crate::api_trade::participant))
+        .route("/v1/consignments/{ucr}", get(crate::api_trade::consignment))
+        .route(
+            "/v1/consignments/{ucr}/validation",
+            get(crate::api_trade::validation),
+        )
+        .route("/v1/documents/{id}", get(crate::api_trade::document))
+        .route("/v1/liens", get(crate::api_trade::liens))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -51,7 +60,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-fn error(status: StatusCode, reason: &str, detail: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, reason: &str, detail: impl Into<String>) -> Response {
     (
         status,
         axum::Json(ApiError {

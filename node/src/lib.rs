@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod api_trade;
 pub mod consensus;
 pub mod execution;
 pub mod mempool;

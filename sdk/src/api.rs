@@ -116,3 +116,106 @@ pub struct Health {
     /// Transactions waiting for a block.
     pub mempool: usize,
 }
+
+/// Header naming the participant that signs a read request.
+pub const READ_PARTICIPANT_HEADER: &str = "x-caravan-participant";
+/// Header carrying the request time (milliseconds since the Unix epoch).
+pub const READ_TIME_HEADER: &str = "x-caravan-time";
+/// Header carrying the signature over [`read_request_digest`].
+pub const READ_SIGNATURE_HEADER: &str = "x-caravan-signature";
+/// How far a read request's time may be from the node's clock.
+pub const READ_MAX_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// The digest a participant signs to read protected data: the method, the path with its query,
+/// and the time.
+pub fn read_request_digest(
+    method: &str,
+    path_and_query: &str,
+    time_ms: u64,
+) -> crate::hash::Digest {
+    crate::hash::hash_parts(
+        crate::hash::Domain::ReadRequest,
+        &[
+            method.as_bytes(),
+            b"\n",
+            path_and_query.as_bytes(),
+            b"\n",
+            &time_ms.to_be_bytes(),
+        ],
+    )
+}
+
+/// `GET /v1/sco/{code}`: the enterprise, its credit summary and every attestation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoView {
+    /// The enterprise.
+    pub enterprise: crate::trade::model::Enterprise,
+    /// Its credit summary as of the latest block's day.
+    pub summary: crate::trade::model::CreditSummary,
+    /// Every attestation, live and revoked.
+    pub attestations: Vec<crate::trade::model::CreditAttestation>,
+    /// The height the view was read at.
+    pub height: Height,
+}
+
+/// A document as a consignment view shows it; key fields only for those allowed to read them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentView {
+    /// The document id.
+    pub id: TxId,
+    /// Its type.
+    pub kind: String,
+    /// Its number.
+    pub number: String,
+    /// Its issuer.
+    pub issuer: crate::ids::ParticipantId,
+    /// Its leg, for transport documents.
+    pub leg: Option<u16>,
+    /// Its versions (content hash and field-commitment root of each).
+    pub versions: Vec<crate::trade::model::DocumentVersion>,
+    /// Its status.
+    pub status: crate::trade::model::DocumentStatus,
+    /// Its key fields, when the reader may see them.
+    pub fields: Option<crate::trade::documents::DocumentFields>,
+}
+
+/// `GET /v1/consignments/{ucr}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsignmentView {
+    /// The consignment (its report and events only when the reader may see key fields).
+    pub consignment: crate::trade::model::Consignment,
+    /// Its documents.
+    pub documents: Vec<DocumentView>,
+    /// Whether key fields were withheld from this reader.
+    pub redacted: bool,
+}
+
+/// `GET /v1/consignments/{ucr}/validation`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationView {
+    /// The consignment.
+    pub ucr: String,
+    /// The current report.
+    pub report: Option<crate::trade::rules::Report>,
+    /// The hash agencies cite to attest it.
+    pub report_hash: Option<crate::hash::Digest>,
+    /// Attestations and overrides.
+    pub attestations: Vec<crate::trade::model::ReportAttestation>,
+}
+
+/// `GET /v1/participants/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantView {
+    /// The participant id.
+    pub id: crate::ids::ParticipantId,
+    /// Its name.
+    pub name: String,
+    /// Its roles.
+    pub roles: Vec<crate::tx::Role>,
+    /// Its signing key.
+    pub public_key: crate::keys::PublicKey,
+    /// When it was registered (0 for founding agencies).
+    pub registered_at: Height,
+    /// Its SCO code, for an enterprise.
+    pub sco_code: Option<crate::trade::ident::ScoCode>,
+}

@@ -357,7 +357,10 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
                 ))));
             }
             match &registration.transaction.tx.body {
-                Body::RegisterParticipant { id, public_key, .. } if id == signer => {
+                Body::RegisterParticipant { id, public_key, .. }
+                | Body::RegisterEnterprise { id, public_key, .. }
+                    if id == signer =>
+                {
                     if registration.receipt.height >= item.receipt.height
                         && !(registration.receipt.height == item.receipt.height
                             && registration.receipt.index < item.receipt.index)

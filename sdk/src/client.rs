@@ -55,6 +55,10 @@ impl ClientError {
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    identity: Option<(
+        crate::ids::ParticipantId,
+        std::sync::Arc<crate::keys::Keypair>,
+    )>,
 }
 
 impl Client {
@@ -73,7 +77,35 @@ impl Client {
         Client {
             base: base_url.trim_end_matches('/').to_string(),
             agent,
+            identity: None,
         }
+    }
+
+    /// The same client, signing its reads as `participant` (needed for protected data).
+    pub fn signing_as(
+        mut self,
+        participant: crate::ids::ParticipantId,
+        key: crate::keys::Keypair,
+    ) -> Self {
+        self.identity = Some((participant, std::sync::Arc::new(key)));
+        self
+    }
+
+    fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.agent.get(&url);
+        if let Some((participant, key)) = &self.identity {
+            let time_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let signature = key.sign(&crate::api::read_request_digest("GET", path, time_ms));
+            request = request
+                .header(crate::api::READ_PARTICIPANT_HEADER, participant.as_str())
+                .header(crate::api::READ_TIME_HEADER, time_ms.to_string())
+                .header(crate::api::READ_SIGNATURE_HEADER, signature.to_hex());
+        }
+        self.finish(&url, request.call())
     }
 
     /// The node's base URL.
@@ -114,7 +146,7 @@ impl Client {
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{}", self.base, path);
-        let body = self.finish(&url, self.agent.get(&url).call())?;
+        let body = self.get(path)?;
         serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
             url,
             reason: format!("unexpected answer: {e}"),
@@ -189,6 +221,34 @@ impl Client {
             url,
             reason: e.to_string(),
         })
+    }
+
+    /// An SCO code's enterprise, credit summary and attestations (signed read).
+    pub fn sco(&self, code: &str) -> Result<crate::api::ScoView, ClientError> {
+        self.get_json(&format!("/v1/sco/{code}"))
+    }
+
+    /// A consignment (signed read; key fields only for its parties and the agencies).
+    pub fn consignment(&self, ucr: &str) -> Result<crate::api::ConsignmentView, ClientError> {
+        self.get_json(&format!("/v1/consignments/{ucr}"))
+    }
+
+    /// A consignment's validation report (signed read; parties and agencies).
+    pub fn validation(&self, ucr: &str) -> Result<crate::api::ValidationView, ClientError> {
+        self.get_json(&format!("/v1/consignments/{ucr}/validation"))
+    }
+
+    /// The liens on a document (signed read).
+    pub fn liens(&self, document: &TxId) -> Result<Vec<crate::trade::model::Lien>, ClientError> {
+        self.get_json(&format!("/v1/liens?document={document}"))
+    }
+
+    /// A registered participant (signed read).
+    pub fn participant(
+        &self,
+        id: &crate::ids::ParticipantId,
+    ) -> Result<crate::api::ParticipantView, ClientError> {
+        self.get_json(&format!("/v1/participants/{id}"))
     }
 
     /// The node's health.

@@ -120,6 +120,8 @@ pub enum Domain {
     Content,
     /// A validator's binding of its consensus key to its peer-to-peer identity.
     PeerBinding,
+    /// A signed read request.
+    ReadRequest,
 }
 
 impl Domain {
@@ -141,6 +143,7 @@ impl Domain {
             Domain::GenesisSignature => "caravan 2026-11 genesis signature v1",
             Domain::Content => "caravan 2026-11 content v1",
             Domain::PeerBinding => "caravan 2026-11 peer binding v1",
+            Domain::ReadRequest => "caravan 2026-11 read request v1",
         }
     }
 }

@@ -1,7 +1,11 @@
-//! The demo: four agencies, a registered exporter, signed records submitted through different
-//! nodes, a proof bundle verified offline against the genesis file, and a tampered copy refused
-//! with the failed link named. Each step is printed as it happens.
+//! The demo: four agencies run a China–Europe rail consignment from Qingdao via Khorgos to
+//! Almaty on a real federation. Documents come from different parties through different nodes;
+//! cross-validation catches a rail note whose gross weight is off, the rail operator amends it and
+//! the report turns clean; a second bank's attempt to finance the same invoice is refused; a bank
+//! checks the exporter's credit and verifies proof bundles offline against the genesis file; a
+//! tampered bundle is refused with the failed link named. Each step is printed as it happens.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,32 +13,132 @@ use anyhow::{Context as _, bail};
 
 use caravan_sdk::api::TxStatus;
 use caravan_sdk::bundle::{ProofBundle, verify_bundle};
+use caravan_sdk::client::{Client, ClientError};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::hash::{Domain, hash};
-use caravan_sdk::ids::{Nonce, ParticipantId};
+use caravan_sdk::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
 use caravan_sdk::keys::Keypair;
+use caravan_sdk::trade::documents::DocumentFields;
+use caravan_sdk::trade::ident::{Amount, CountryCode};
+use caravan_sdk::trade::model::{
+    CreditRecord, CustomsGrade, Grade282, Leg, LegMode, LegalIds, TransportEventKind,
+};
+use caravan_sdk::trade::rules::{Report, RuleStatus};
+use caravan_sdk::trade::sample;
 use caravan_sdk::tx::{Body, Role, SignedTx, UnsignedTx};
 
 use crate::federation::{Federation, Launcher};
+
+/// The consignment's unique reference (WCO UCR).
+pub const UCR: &str = "6CN91350100-HN0417";
 
 fn step(n: usize, text: &str) {
     println!("\n[{n}] {text}");
 }
 
-fn committed(status: &TxStatus) -> anyhow::Result<()> {
-    match status {
-        TxStatus::Committed { receipt, .. } => {
-            println!(
-                "    committed at height {}, log position {}",
-                receipt.height, receipt.log_index
-            );
-            Ok(())
+/// A participant who signs transactions, with its own nonce counter.
+pub struct Actor {
+    /// Its participant id.
+    pub id: ParticipantId,
+    /// Its key.
+    pub key: Keypair,
+    nonce: Cell<u64>,
+}
+
+impl Actor {
+    /// An actor.
+    pub fn new(id: &str, key: Keypair) -> anyhow::Result<Self> {
+        Ok(Actor {
+            id: ParticipantId::new(id)?,
+            key,
+            nonce: Cell::new(0),
+        })
+    }
+
+    /// Signs `body` with the next nonce.
+    pub fn sign(&self, chain_id: ChainId, body: Body) -> SignedTx {
+        self.nonce.set(self.nonce.get() + 1);
+        UnsignedTx {
+            chain_id,
+            signer: self.id.clone(),
+            nonce: Nonce(self.nonce.get()),
+            body,
         }
+        .sign(&self.key)
+    }
+
+    /// A client of `node` that signs its reads as this actor.
+    pub fn reader(&self, fed: &Federation, node: usize) -> Client {
+        fed.client(node)
+            .signing_as(self.id.clone(), self.key.clone())
+    }
+}
+
+fn committed(status: &TxStatus) -> anyhow::Result<Height> {
+    match status {
+        TxStatus::Committed { receipt, .. } => Ok(receipt.height),
         TxStatus::Rejected { receipt, .. } => bail!(
             "transaction was rejected by the ledger: {:?}",
             receipt.outcome
         ),
         TxStatus::Pending { tx_id } => bail!("transaction {tx_id} still pending"),
+    }
+}
+
+/// Submits through `node`, waits for commit, and prints where it landed.
+fn submit(fed: &Federation, node: usize, what: &str, tx: &SignedTx) -> anyhow::Result<TxId> {
+    let status = fed
+        .client(node)
+        .submit(tx, true)
+        .with_context(|| format!("{what} via {}", fed.nodes[node].agency))?;
+    let height = committed(&status)?;
+    println!(
+        "    {what:<46} via {:<15} committed at height {height}",
+        fed.nodes[node].agency.as_str()
+    );
+    Ok(tx.id())
+}
+
+fn anchor(ucr: &str, leg: Option<u16>, fields: DocumentFields, file: &str) -> Body {
+    Body::AnchorDocument {
+        consignment: Some(ucr.to_string()),
+        leg,
+        content_hash: hash(Domain::Content, file.as_bytes()),
+        fields_root: hash(Domain::Content, format!("fields of {file}").as_bytes()),
+        fields,
+    }
+}
+
+fn print_report(report: &Report) {
+    for result in &report.results {
+        match &result.status {
+            RuleStatus::Pass { note } => println!("    pass    {:<20} {note}", result.rule.name()),
+            RuleStatus::Pending { missing } => println!(
+                "    pending {:<20} missing {}",
+                result.rule.name(),
+                missing.join(", ")
+            ),
+            RuleStatus::Fail { findings } => {
+                for f in findings {
+                    let values: Vec<String> = f
+                        .values
+                        .iter()
+                        .map(|(doc, v)| format!("{doc}: {v}"))
+                        .collect();
+                    println!(
+                        "    FAIL    {:<20} {} — {} [{}]{}",
+                        result.rule.name(),
+                        f.field,
+                        f.message,
+                        values.join("; "),
+                        f.tolerance
+                            .as_ref()
+                            .map(|t| format!(" tolerance {t}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -69,142 +173,441 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
             node.pid.unwrap_or(0)
         );
     }
-    let chain_id = fed.chain_id();
+    let chain = fed.chain_id();
+    let qingdao = Actor::new(fed.nodes[0].agency.as_str(), fed.admin_key(0)?)?;
+    let khorgos = Actor::new(fed.nodes[1].agency.as_str(), fed.admin_key(1)?)?;
 
     step(
         3,
-        "Qingdao Customs (registry role) registers an exporter with its own key",
+        "Qingdao Customs registers the exporter (SCO code issued), the carriers and two banks",
     );
-    let registrar = fed.admin_key(0)?;
-    let exporter_key = Keypair::generate()?;
-    let exporter = ParticipantId::new("CN-QDG-EXPORTER-01")?;
-    let registration = UnsignedTx {
-        chain_id,
-        signer: ParticipantId::from(&fed.nodes[0].agency),
-        nonce: Nonce(1),
-        body: Body::RegisterParticipant {
-            id: exporter.clone(),
-            name: "Qingdao Haina Machinery Export Co., Ltd.".into(),
-            roles: vec![Role::Enterprise],
-            public_key: exporter_key.public(),
-        },
+    let exporter = Actor::new("CN-HAINA-MACHINERY", Keypair::generate()?)?;
+    let seller = sample::seller();
+    submit(
+        &fed,
+        0,
+        "exporter Qingdao Haina Machinery (USCC)",
+        &qingdao.sign(
+            chain,
+            Body::RegisterEnterprise {
+                id: exporter.id.clone(),
+                name: seller.name.clone(),
+                country: CountryCode::new("CN")?,
+                legal_ids: LegalIds {
+                    uscc: seller.uscc.clone(),
+                    lei: None,
+                    national: None,
+                },
+                roles: vec![Role::Enterprise],
+                public_key: exporter.key.public(),
+            },
+        ),
+    )?;
+    let cosco = Actor::new("CN-COSCO-LINES", Keypair::generate()?)?;
+    let rail = Actor::new("CN-CR-EXPRESS", Keypair::generate()?)?;
+    let bank_qd = Actor::new("CN-BANK-QINGDAO", Keypair::generate()?)?;
+    let bank_ala = Actor::new("KZ-BANK-ALMATY", Keypair::generate()?)?;
+    for (actor, name, role) in [
+        (&cosco, "COSCO Shipping Lines", Role::Carrier),
+        (
+            &rail,
+            "China Railway Container Transport (rail operator)",
+            Role::Carrier,
+        ),
+        (&bank_qd, "Bank of Qingdao, trade finance", Role::Bank),
+        (&bank_ala, "Almaty Trade Bank", Role::Bank),
+    ] {
+        let tx = qingdao.sign(
+            chain,
+            Body::RegisterParticipant {
+                id: actor.id.clone(),
+                name: name.into(),
+                roles: vec![role],
+                public_key: actor.key.public(),
+            },
+        );
+        submit(&fed, 0, &format!("{} ({role:?})", actor.id), &tx)?;
     }
-    .sign(&registrar);
-    println!(
-        "    submitting registration {} through {}",
-        registration.id(),
-        fed.nodes[0].api_url
-    );
-    committed(&fed.client(0).submit(&registration, true)?)?;
+    let enterprise_sco = exporter
+        .reader(&fed, 0)
+        .participant(&exporter.id)?
+        .sco_code
+        .context("the exporter's SCO code was not issued")?;
+    println!("    exporter's SCO code: {enterprise_sco}");
 
     step(
         4,
-        "The exporter anchors four signed records, each through a different agency's node",
+        "Credit: Qingdao Customs attests the grade (Order 282), Khorgos customs its AEO recognition",
     );
-    let records = [
-        ("commercial_invoice", "INV-2026-0917", "invoice.pdf"),
-        ("packing_list", "PL-2026-0917", "packing-list.pdf"),
-        ("bill_of_lading", "COSU6234019870", "bill-of-lading.pdf"),
-        ("rail_consignment_note", "SMGS-24-778812", "smgs-note.pdf"),
-    ];
-    let mut anchored: Vec<SignedTx> = Vec::new();
-    for (i, (kind, number, file)) in records.iter().enumerate() {
-        let document =
-            format!("{kind} {number}: 20 x 40HC machinery parts, Qingdao -> Khorgos -> Almaty");
-        let tx = UnsignedTx {
-            chain_id,
-            signer: exporter.clone(),
-            nonce: Nonce(i as u64 + 1),
-            body: Body::AnchorRecord {
-                kind: kind.to_string(),
-                document_hash: hash(Domain::Content, document.as_bytes()),
-                metadata: vec![
-                    ("file".into(), file.to_string()),
-                    ("number".into(), number.to_string()),
-                ],
+    let grade_tx = qingdao.sign(
+        chain,
+        Body::AttestCredit {
+            sco_code: enterprise_sco.clone(),
+            record: CreditRecord::CustomsGrade {
+                grade: CustomsGrade::Order282(Grade282::AdvancedCertified),
             },
-        }
-        .sign(&exporter_key);
-        let node = i % fed.nodes.len();
-        println!("    {kind:<22} {number:<16} via {}", fed.nodes[node].agency);
-        committed(&fed.client(node).submit(&tx, true)?)?;
-        anchored.push(tx);
-    }
-
-    step(5, "Every node holds the same chain");
-    let tip = fed.client(0).checkpoint()?.header.height;
-    for i in 0..fed.nodes.len() {
-        fed.wait_height(i, tip, Duration::from_secs(30))?;
-    }
-    for h in 1..=tip.0 {
-        let id = fed.client(0).block(caravan_sdk::ids::Height(h))?.block_id;
-        for i in 1..fed.nodes.len() {
-            let other = fed.client(i).block(caravan_sdk::ids::Height(h))?.block_id;
-            if other != id {
-                bail!(
-                    "node {} has block {other} at height {h}, node {} has {id}",
-                    fed.nodes[i].agency,
-                    fed.nodes[0].agency
-                );
-            }
-        }
-    }
-    println!(
-        "    heights 1..={tip}: identical block ids on all {} nodes",
-        fed.nodes.len()
+            valid_from: sample::date(2026, 4, 1),
+            valid_until: None,
+            evidence_hash: hash(Domain::Content, b"GACC decision 2026-0412"),
+        },
     );
+    let grade_id = submit(&fed, 0, "customs grade 高级认证 (Order 282)", &grade_tx)?;
+    submit(
+        &fed,
+        1,
+        "AEO mutual recognition by KZ",
+        &khorgos.sign(
+            chain,
+            Body::AttestCredit {
+                sco_code: enterprise_sco.clone(),
+                record: CreditRecord::AeoRecognition {
+                    countries: vec![CountryCode::new("KZ")?],
+                },
+                valid_from: sample::date(2026, 4, 1),
+                valid_until: None,
+                evidence_hash: hash(Domain::Content, b"KZ-CN AEO MRA"),
+            },
+        ),
+    )?;
+
+    step(
+        5,
+        "The exporter opens consignment 6CN91350100-HN0417: sea Qingdao -> Lianyungang, rail -> Khorgos -> Almaty",
+    );
+    let legs = vec![
+        Leg {
+            mode: LegMode::Sea,
+            carrier: cosco.id.clone(),
+            from: sample::locode("CNTAO"),
+            to: sample::locode("CNLYG"),
+        },
+        Leg {
+            mode: LegMode::Rail,
+            carrier: rail.id.clone(),
+            from: sample::locode("CNLYG"),
+            to: sample::locode("KZALA"),
+        },
+    ];
+    submit(
+        &fed,
+        0,
+        "open consignment",
+        &exporter.sign(
+            chain,
+            Body::OpenConsignment {
+                ucr: UCR.into(),
+                legs,
+                parties: vec![],
+            },
+        ),
+    )?;
 
     step(
         6,
-        "A bank fetches the invoice's proof bundle and verifies it offline against the genesis file",
+        "Documents from different parties, through different nodes (the rail note's gross weight is wrong)",
     );
-    let invoice = &anchored[0];
-    let bundle = fed.client(2).proof(&invoice.id())?;
-    let bundle_path = dir.join("invoice-bundle.cbor");
-    std::fs::write(&bundle_path, bundle.to_bytes())?;
-    println!(
-        "    bundle: {} ({} bytes, fetched from {})",
-        bundle_path.display(),
-        bundle.to_bytes().len(),
-        fed.nodes[2].agency
+    let invoice = exporter.sign(
+        chain,
+        anchor(
+            UCR,
+            None,
+            DocumentFields::Invoice(sample::invoice()),
+            "invoice HN-2025-0417.pdf",
+        ),
     );
-    // Offline: only the genesis file and the bundle file are read from here on.
-    let genesis = Genesis::read(&fed.genesis_path)?;
-    let bytes = std::fs::read(&bundle_path)?;
-    let proven = verify_bundle(&genesis, &ProofBundle::parse(&bytes)?)
-        .context("the bundle should verify")?;
-    println!("    VERIFIED transaction {}", proven.tx_id);
-    println!(
-        "      signed by {} ({})",
-        proven.signer, proven.signer_key_source
+    let invoice_id = submit(&fed, 0, "commercial invoice (exporter)", &invoice)?;
+    submit(
+        &fed,
+        0,
+        "export declaration (exporter)",
+        &exporter.sign(
+            chain,
+            anchor(
+                UCR,
+                None,
+                DocumentFields::Declaration(sample::declaration()),
+                "declaration.xml",
+            ),
+        ),
+    )?;
+    submit(
+        &fed,
+        1,
+        "sea bill of lading (COSCO)",
+        &cosco.sign(
+            chain,
+            anchor(
+                UCR,
+                Some(0),
+                DocumentFields::Transport(sample::sea_bill_of_lading()),
+                "cosu-bl.pdf",
+            ),
+        ),
+    )?;
+    let mut wrong_note = sample::rail_consignment_note();
+    wrong_note.weight_gross = sample::qty(11_500_000, "KGM");
+    wrong_note.goods[0].weight_gross = sample::qty(10_100_000, "KGM");
+    let note = rail.sign(
+        chain,
+        anchor(
+            UCR,
+            Some(1),
+            DocumentFields::Transport(wrong_note),
+            "smgs-v1.pdf",
+        ),
     );
-    println!(
-        "      block {} at height {}, log position {} of {}",
-        proven.block_id, proven.height, proven.log_index, proven.log_size
-    );
-    println!(
-        "      certified by {}",
-        proven
-            .certified_by
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let note_id = submit(&fed, 2, "rail consignment note SMGS (rail operator)", &note)?;
+    submit(
+        &fed,
+        3,
+        "packing list (exporter)",
+        &exporter.sign(
+            chain,
+            anchor(
+                UCR,
+                None,
+                DocumentFields::PackingList(sample::packing_list()),
+                "packing-list.pdf",
+            ),
+        ),
+    )?;
+    submit(
+        &fed,
+        3,
+        "certificate of origin (exporter)",
+        &exporter.sign(
+            chain,
+            anchor(
+                UCR,
+                None,
+                DocumentFields::CertificateOfOrigin(sample::certificate_of_origin()),
+                "coo.pdf",
+            ),
+        ),
+    )?;
+    for (i, receipt) in sample::receipts().into_iter().enumerate() {
+        submit(
+            &fed,
+            1,
+            &format!("equipment interchange receipt {} (COSCO)", i + 1),
+            &cosco.sign(
+                chain,
+                anchor(
+                    UCR,
+                    None,
+                    DocumentFields::InterchangeReceipt(receipt),
+                    &format!("eir-{i}.pdf"),
+                ),
+            ),
+        )?;
+    }
 
     step(
         7,
-        "A tampered copy (one byte of the record's document hash changed) is refused",
+        "Cross-validation, as Khorgos customs (KZ) reads it: the discrepancy is caught and explained",
     );
-    let mut tampered = bundle.clone();
-    if let Body::AnchorRecord { document_hash, .. } = &mut tampered.item.transaction.tx.body {
-        document_hash.0[0] ^= 0x01;
+    let validation = khorgos.reader(&fed, 1).validation(UCR)?;
+    let report = validation.report.context("no report")?;
+    print_report(&report);
+    if report.failed().is_empty() {
+        bail!("the weight discrepancy was not caught");
+    }
+
+    step(
+        8,
+        "The rail operator amends its note (gross 10,000 kg); the report turns clean on every node",
+    );
+    submit(
+        &fed,
+        2,
+        "amended rail consignment note",
+        &rail.sign(
+            chain,
+            Body::AmendDocument {
+                document: note_id,
+                content_hash: hash(Domain::Content, b"smgs-v2.pdf"),
+                fields_root: hash(Domain::Content, b"fields of smgs-v2.pdf"),
+                fields: DocumentFields::Transport(sample::rail_consignment_note()),
+            },
+        ),
+    )?;
+    let tip = fed.client(2).health()?.height;
+    for i in 0..fed.nodes.len() {
+        fed.wait_height(i, tip, Duration::from_secs(30))?;
+    }
+    let mut hashes = Vec::new();
+    for i in 0..fed.nodes.len() {
+        let v = khorgos.reader(&fed, i).validation(UCR)?;
+        hashes.push(v.report_hash.context("no report")?);
+        if !v.report.as_ref().is_some_and(|r| r.is_clean()) {
+            bail!("the report is not clean on {}", fed.nodes[i].agency);
+        }
+    }
+    if hashes.windows(2).any(|w| w[0] != w[1]) {
+        bail!("nodes disagree on the report: {hashes:?}");
+    }
+    println!(
+        "    all 11 rules pass; report {} identical on all {} nodes",
+        hashes[0],
+        hashes.len()
+    );
+    submit(
+        &fed,
+        1,
+        "Khorgos customs confirms the report",
+        &khorgos.sign(
+            chain,
+            Body::AttestReport {
+                ucr: UCR.into(),
+                report_hash: hashes[0],
+                decision: caravan_sdk::trade::model::ReportDecision::Confirm,
+            },
+        ),
+    )?;
+    for (leg, event, place, who, node) in [
+        (0u16, TransportEventKind::Loaded, "CNTAO", &cosco, 1),
+        (1, TransportEventKind::BorderCrossing, "KZKHO", &rail, 2),
+        (1, TransportEventKind::Arrived, "KZALA", &rail, 2),
+    ] {
+        let tx = who.sign(
+            chain,
+            Body::RecordTransportEvent {
+                ucr: UCR.into(),
+                leg,
+                event: event.clone(),
+                place: sample::locode(place),
+                at_ms: crate::federation::now_ms(),
+            },
+        );
+        submit(
+            &fed,
+            node,
+            &format!("transport event {event:?} at {place}"),
+            &tx,
+        )?;
+    }
+
+    step(
+        9,
+        "Financing: Bank of Qingdao registers a lien on the invoice; Almaty Trade Bank tries the same invoice",
+    );
+    let lien = |bank: &Actor, minor: i64| {
+        bank.sign(
+            chain,
+            Body::RegisterLien {
+                document: invoice_id,
+                amount: Amount {
+                    minor,
+                    currency: sample::currency("USD"),
+                },
+                until: sample::date(2026, 12, 31),
+            },
+        )
+    };
+    submit(
+        &fed,
+        0,
+        "lien of CN-BANK-QINGDAO for 150,000.00 USD",
+        &lien(&bank_qd, 15_000_000),
+    )?;
+    // Refused at admission if node 3 has applied the first lien already, or ordered with a
+    // rejected receipt if it had not: either way the ledger never holds two active liens.
+    match fed.client(3).submit(&lien(&bank_ala, 12_000_000), true) {
+        Err(ClientError::Api { status, api, .. }) if api.error == "double_financing" => {
+            println!("    REFUSED (HTTP {status} {}): {}", api.error, api.detail);
+        }
+        Ok(TxStatus::Rejected { receipt, .. }) => match &receipt.outcome {
+            caravan_sdk::tx::Outcome::Rejected { rejection }
+                if rejection.reason.as_str() == "double_financing" =>
+            {
+                println!(
+                    "    REFUSED (ledger receipt at height {}, double_financing): {}",
+                    receipt.height, rejection.detail
+                );
+            }
+            other => bail!("the second lien was rejected for another reason: {other:?}"),
+        },
+        other => bail!("the second lien was not refused as double financing: {other:?}"),
+    }
+
+    step(
+        10,
+        "The bank checks the exporter's credit summary and verifies proof bundles offline",
+    );
+    let view = bank_ala.reader(&fed, 3).sco(enterprise_sco.as_str())?;
+    let s = &view.summary;
+    println!("    {} — {}", s.sco_code, s.name);
+    for g in &s.customs_grades {
+        println!(
+            "    customs grade {:?} by {} (attestation {})",
+            g.grade, g.issuer, g.attestation
+        );
+    }
+    println!(
+        "    AEO: {}; recognised by {:?}; violations {}; payment defaults {}; standing {}",
+        s.aeo,
+        s.aeo_recognised_by
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+        s.violations,
+        s.payment_defaults,
+        s.standing
+    );
+    println!(
+        "    consignments {} (clean {}), open discrepancies {}, active liens {}",
+        s.history.consignments,
+        s.history.clean,
+        s.history.open_discrepancies,
+        s.history.active_liens
+    );
+    let genesis = Genesis::read(&fed.genesis_path)?;
+    let mut bundles = Vec::new();
+    for (what, id, node) in [
+        ("credit grade attestation", grade_id, 2),
+        ("commercial invoice", invoice_id, 3),
+    ] {
+        let bundle = fed.client(node).proof(&id)?;
+        let path = dir.join(format!("{}-bundle.cbor", what.replace(' ', "-")));
+        std::fs::write(&path, bundle.to_bytes())?;
+        // Offline: only the genesis file and the bundle file from here on.
+        let proven = verify_bundle(&genesis, &ProofBundle::parse(&std::fs::read(&path)?)?)
+            .with_context(|| format!("the {what} bundle should verify"))?;
+        println!(
+            "    VERIFIED {what}: transaction {} at height {}",
+            proven.tx_id, proven.height
+        );
+        println!(
+            "      signed by {} ({})",
+            proven.signer, proven.signer_key_source
+        );
+        println!(
+            "      certified by {}; bundle {} ({} bytes)",
+            proven
+                .certified_by
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            path.display(),
+            bundle.to_bytes().len()
+        );
+        bundles.push(bundle);
+    }
+
+    step(
+        11,
+        "A tampered copy (one byte of the invoice's content hash changed) is refused, naming the link",
+    );
+    let mut tampered = bundles[1].clone();
+    if let Body::AnchorDocument { content_hash, .. } = &mut tampered.item.transaction.tx.body {
+        content_hash.0[0] ^= 0x01;
     }
     match verify_bundle(&genesis, &tampered) {
         Ok(_) => bail!("a tampered bundle verified"),
         Err(e) => println!("    REFUSED at link '{}': {e}", e.link()),
     }
-    let mut forged = bundle.clone();
+    let mut forged = bundles[1].clone();
     forged.item.certificate.signatures[0].signature.0[10] ^= 0x01;
     match verify_bundle(&genesis, &forged) {
         Ok(_) => bail!("a bundle with a forged certificate signature verified"),

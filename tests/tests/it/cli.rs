@@ -22,7 +22,14 @@ fn demo_exit_succeeds() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("VERIFIED transaction"), "{stdout}");
+    assert!(
+        stdout.contains("VERIFIED credit grade attestation"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("VERIFIED commercial invoice"), "{stdout}");
+    assert!(stdout.contains("FAIL    weights"), "{stdout}");
+    assert!(stdout.contains("all 11 rules pass"), "{stdout}");
+    assert!(stdout.contains("double_financing"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'signature'"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'certificate'"), "{stdout}");
     assert!(

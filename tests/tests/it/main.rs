@@ -6,4 +6,5 @@ mod cli;
 mod n4_commit;
 mod n4_crash;
 mod n4_quorum;
+mod n4_trade;
 mod support;

@@ -1,0 +1,457 @@
+//! Read endpoints of the trade records, with signed read requests: SCO codes and credit
+//! summaries for any registered participant; consignment key fields, documents and validation
+//! reports for the consignment's parties and the federation's agencies; liens for banks,
+//! agencies and the document's issuer. An unsigned or unknown reader gets 403 and nothing else.
+
+// Handlers return early with a ready error response; its size does not matter on this path.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use caravan_sdk::api::{
+    ConsignmentView, DocumentView, READ_MAX_SKEW_MS, READ_PARTICIPANT_HEADER,
+    READ_SIGNATURE_HEADER, READ_TIME_HEADER, ScoView, ValidationView, read_request_digest,
+};
+use caravan_sdk::codec;
+use caravan_sdk::ids::{ParticipantId, TxId};
+use caravan_sdk::keys::Signature;
+use caravan_sdk::trade::model::{
+    Consignment, ConsignmentHistory, CreditAttestation, DocumentRecord, Enterprise, Lien,
+    credit_summary, day_of,
+};
+use caravan_sdk::trade::rules::RuleStatus;
+use caravan_sdk::tx::Role;
+
+use crate::api::error;
+use crate::execution::{Participant, StateView, report_hash, tkeys};
+use crate::node::{Shared, now_ms};
+use crate::store::Reader;
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+fn forbidden(detail: impl Into<String>) -> Response {
+    error(StatusCode::FORBIDDEN, "forbidden", detail)
+}
+
+fn get<T>(reader: &Reader, key: &[u8]) -> Result<Option<T>, Response>
+where
+    T: for<'b> minicbor::Decode<'b, ()> + minicbor::Encode<()>,
+{
+    match StateView::get(reader, key).map_err(internal)? {
+        Some(bytes) => codec::decode(&bytes, codec::MAX_BLOCK_BYTES)
+            .map(Some)
+            .map_err(internal),
+        None => Ok(None),
+    }
+}
+
+/// Who is reading: a registered participant whose signature over the request verifies.
+struct ReaderIdentity {
+    id: ParticipantId,
+    participant: Participant,
+}
+
+impl ReaderIdentity {
+    fn is_agency(&self) -> bool {
+        self.participant.is_agency()
+    }
+}
+
+fn authenticate(
+    reader: &Reader,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<ReaderIdentity, Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(id), Some(time), Some(signature)) = (
+        header(READ_PARTICIPANT_HEADER),
+        header(READ_TIME_HEADER),
+        header(READ_SIGNATURE_HEADER),
+    ) else {
+        return Err(forbidden(
+            "this resource needs a signed read request from a registered participant",
+        ));
+    };
+    let denied = || forbidden("the read request's signature, time or participant is not valid");
+    let id = ParticipantId::new(id).map_err(|_| denied())?;
+    let time: u64 = time.parse().map_err(|_| denied())?;
+    if now_ms().abs_diff(time) > READ_MAX_SKEW_MS {
+        return Err(forbidden(
+            "the read request's time is more than 5 minutes from the node's clock",
+        ));
+    }
+    let signature = Signature::from_hex(signature).map_err(|_| denied())?;
+    let participant: Participant =
+        get(reader, &crate::execution::keys::participant(&id))?.ok_or_else(denied)?;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+    participant
+        .public_key
+        .verify(&read_request_digest("GET", path, time), &signature)
+        .map_err(|_| denied())?;
+    Ok(ReaderIdentity { id, participant })
+}
+
+/// `GET /v1/sco/{code}`.
+pub async fn sco(
+    State(shared): State<Arc<Shared>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    if let Err(r) = authenticate(&reader, &headers, &uri) {
+        return r;
+    }
+    let sco = match caravan_sdk::trade::ident::ScoCode::new(&code) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()),
+    };
+    match sco_view(&shared, &reader, sco.as_str()) {
+        Ok(Some(view)) => axum::Json(view).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("SCO code {sco} is not registered"),
+        ),
+        Err(r) => r,
+    }
+}
+
+fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoView>, Response> {
+    let Some(enterprise) = get::<Enterprise>(reader, &tkeys::enterprise(sco))? else {
+        return Ok(None);
+    };
+    let tip = shared.store.tip().map_err(internal)?;
+    let mut attestations = Vec::new();
+    for (key, _) in reader
+        .scan(&tkeys::child(&tkeys::attestations_of(sco), b""))
+        .map_err(internal)?
+    {
+        let prefix_len = tkeys::attestations_of(sco).len() + 1;
+        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix_len..])
+            && let Some(a) = get::<CreditAttestation>(
+                reader,
+                &tkeys::attestation(&TxId(caravan_sdk::hash::Digest(bytes))),
+            )?
+        {
+            attestations.push(a);
+        }
+    }
+    let today = day_of(tip.time_ms);
+    let mut history = ConsignmentHistory::default();
+    let prefix = tkeys::child(&tkeys::consignments_of(&enterprise.participant), b"");
+    for (key, _) in reader.scan(&prefix).map_err(internal)? {
+        let ucr = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
+        let Some(k) = get::<Consignment>(reader, &tkeys::consignment(&ucr))? else {
+            continue;
+        };
+        history.consignments += 1;
+        if let Some(report) = &k.report {
+            if report.is_clean() {
+                history.clean += 1;
+            }
+            let overridden: Vec<_> = k
+                .attestations
+                .iter()
+                .filter(|a| a.report_hash == report_hash(report))
+                .filter_map(|a| match &a.decision {
+                    caravan_sdk::trade::model::ReportDecision::Override { rule, .. } => Some(*rule),
+                    caravan_sdk::trade::model::ReportDecision::Confirm => None,
+                })
+                .collect();
+            history.open_discrepancies += report
+                .results
+                .iter()
+                .filter(|r| {
+                    matches!(r.status, RuleStatus::Fail { .. }) && !overridden.contains(&r.rule)
+                })
+                .count() as u32;
+        }
+        for doc in &k.documents {
+            let prefix = tkeys::child(&tkeys::liens_on(doc), b"");
+            for (key, _) in reader.scan(&prefix).map_err(internal)? {
+                if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..])
+                    && let Some(lien) = get::<Lien>(
+                        reader,
+                        &tkeys::lien(&TxId(caravan_sdk::hash::Digest(bytes))),
+                    )?
+                    && lien.is_active(today)
+                {
+                    history.active_liens += 1;
+                }
+            }
+        }
+    }
+    let summary = credit_summary(&enterprise, &attestations, history, today);
+    attestations.sort_by_key(|a| (a.attested_at, a.id));
+    Ok(Some(ScoView {
+        enterprise,
+        summary,
+        attestations,
+        height: tip.height,
+    }))
+}
+
+fn document_view(d: DocumentRecord, full: bool) -> DocumentView {
+    DocumentView {
+        id: d.id,
+        kind: d.fields.kind_name().to_string(),
+        number: if full {
+            d.fields.number().to_string()
+        } else {
+            String::new()
+        },
+        issuer: d.issuer,
+        leg: d.leg,
+        versions: d.versions,
+        status: d.status,
+        fields: full.then_some(d.fields),
+    }
+}
+
+fn load_consignment(reader: &Reader, ucr: &str) -> Result<Consignment, Response> {
+    get::<Consignment>(reader, &tkeys::consignment(ucr))?.ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no consignment {ucr}"),
+        )
+    })
+}
+
+/// `GET /v1/consignments/{ucr}`.
+pub async fn consignment(
+    State(shared): State<Arc<Shared>>,
+    Path(ucr): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let mut k = match load_consignment(&reader, &ucr) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let full = who.is_agency() || k.parties.contains(&who.id);
+    let mut documents = Vec::new();
+    for id in &k.documents {
+        match get::<DocumentRecord>(&reader, &tkeys::document(id)) {
+            Ok(Some(d)) => documents.push(document_view(d, full)),
+            Ok(None) => {}
+            Err(r) => return r,
+        }
+    }
+    if !full {
+        k.report = None;
+        k.attestations.clear();
+    }
+    axum::Json(ConsignmentView {
+        consignment: k,
+        documents,
+        redacted: !full,
+    })
+    .into_response()
+}
+
+/// `GET /v1/consignments/{ucr}/validation`.
+pub async fn validation(
+    State(shared): State<Arc<Shared>>,
+    Path(ucr): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let k = match load_consignment(&reader, &ucr) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    if !(who.is_agency() || k.parties.contains(&who.id)) {
+        return forbidden(format!(
+            "the validation report of {ucr} is readable by its parties and the agencies"
+        ));
+    }
+    axum::Json(ValidationView {
+        ucr: k.ucr,
+        report_hash: k.report.as_ref().map(report_hash),
+        report: k.report,
+        attestations: k.attestations,
+    })
+    .into_response()
+}
+
+/// `GET /v1/documents/{id}`.
+pub async fn document(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let Ok(id) = id.parse::<TxId>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            format!("{id:?} is not a document id"),
+        );
+    };
+    let d = match get::<DocumentRecord>(&reader, &tkeys::document(&id)) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no document {id}"),
+            );
+        }
+        Err(r) => return r,
+    };
+    let mut full = who.is_agency() || d.issuer == who.id;
+    if !full && let Some(ucr) = &d.consignment {
+        match get::<Consignment>(&reader, &tkeys::consignment(ucr)) {
+            Ok(Some(k)) => full = k.parties.contains(&who.id),
+            Ok(None) => {}
+            Err(r) => return r,
+        }
+    }
+    axum::Json(document_view(d, full)).into_response()
+}
+
+#[derive(Deserialize)]
+/// Query of `GET /v1/liens`.
+pub struct LiensQuery {
+    document: Option<String>,
+}
+
+/// `GET /v1/liens?document=ID`.
+pub async fn liens(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<LiensQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let Some(Ok(document)) = q.document.as_deref().map(str::parse::<TxId>) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "document must be a document id",
+        );
+    };
+    let d = match get::<DocumentRecord>(&reader, &tkeys::document(&document)) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no document {document}"),
+            );
+        }
+        Err(r) => return r,
+    };
+    if !(who.is_agency() || who.participant.roles.contains(&Role::Bank) || d.issuer == who.id) {
+        return forbidden("liens are readable by banks, agencies and the document's issuer");
+    }
+    let prefix = tkeys::child(&tkeys::liens_on(&document), b"");
+    let mut out = Vec::new();
+    let entries = match reader.scan(&prefix) {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    for (key, _) in entries {
+        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..]) {
+            match get::<Lien>(
+                &reader,
+                &tkeys::lien(&TxId(caravan_sdk::hash::Digest(bytes))),
+            ) {
+                Ok(Some(l)) => out.push(l),
+                Ok(None) => {}
+                Err(r) => return r,
+            }
+        }
+    }
+    axum::Json(out).into_response()
+}
+
+/// `GET /v1/participants/{id}`: any registered participant may look another up.
+pub async fn participant(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    if let Err(r) = authenticate(&reader, &headers, &uri) {
+        return r;
+    }
+    let Ok(id) = ParticipantId::new(id.clone()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            format!("{id:?} is not a participant id"),
+        );
+    };
+    let p = match get::<Participant>(&reader, &crate::execution::keys::participant(&id)) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no participant {id}"),
+            );
+        }
+        Err(r) => return r,
+    };
+    let sco_code = match get::<String>(&reader, &tkeys::enterprise_of(&id)) {
+        Ok(code) => code.and_then(|c| caravan_sdk::trade::ident::ScoCode::new(&c).ok()),
+        Err(r) => return r,
+    };
+    axum::Json(caravan_sdk::api::ParticipantView {
+        id,
+        name: p.name,
+        roles: p.roles,
+        public_key: p.public_key,
+        registered_at: p.registered_at,
+        sco_code,
+    })
+    .into_response()
+}
