@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::genesis::Genesis;
 use crate::ids::{Nonce, ParticipantId, TxId};
 use crate::keys::{Keypair, read_key_file, write_key_file};
+use crate::trade::documents::DocumentFields;
 use crate::tx::{Body, SignedTx, UnsignedTx};
 
 /// Caravan: verify trade records offline, submit signed records to a node.
@@ -24,6 +25,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// SCO codes.
+    Sco {
+        #[command(subcommand)]
+        command: ScoCommand,
+    },
+    /// Consignments.
+    Consignment {
+        #[command(subcommand)]
+        command: ConsignmentCommand,
+    },
+    /// Trade documents: anchor with field commitments, disclose one field, check a disclosure.
+    Doc {
+        #[command(subcommand)]
+        command: DocCommand,
+    },
+    /// Run the cross-validation rules locally on documents before submitting them.
+    Check {
+        /// Document key-field files (JSON, each with its "type"), in any order; transport
+        /// documents count in the order given, as legs.
+        files: Vec<PathBuf>,
+    },
     /// Key management.
     Keys {
         #[command(subcommand)]
@@ -79,6 +101,150 @@ enum Command {
     },
 }
 
+/// Who signs read requests.
+#[derive(clap::Args)]
+struct ReadAs {
+    /// Node API URL.
+    #[arg(long)]
+    node: String,
+    /// The participant signing the read request.
+    #[arg(long = "as")]
+    participant: ParticipantId,
+    /// Its key file.
+    #[arg(long)]
+    key: PathBuf,
+}
+
+impl ReadAs {
+    fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.node).signing_as(self.participant.clone(), read_key_file(&self.key)?))
+    }
+}
+
+#[derive(Subcommand)]
+enum ScoCommand {
+    /// Show an SCO code's enterprise and credit summary.
+    Show {
+        /// The SCO code.
+        code: String,
+        #[command(flatten)]
+        read: ReadAs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsignmentCommand {
+    /// Show a consignment's cross-validation report.
+    Validate {
+        /// The consignment reference (UCR).
+        ucr: String,
+        #[command(flatten)]
+        read: ReadAs,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocCommand {
+    /// Hash a document, commit to its key fields with fresh salts, and anchor it.
+    Anchor {
+        /// The original document file (only its hash leaves this machine).
+        file: PathBuf,
+        /// Document type: invoice, declaration, transport, packing_list, certificate_of_origin, interchange_receipt.
+        #[arg(long = "type")]
+        kind: String,
+        /// Its key fields (JSON).
+        #[arg(long)]
+        fields: PathBuf,
+        /// The consignment it belongs to.
+        #[arg(long)]
+        consignment: Option<String>,
+        /// The leg, for a transport document.
+        #[arg(long)]
+        leg: Option<u16>,
+        /// Node API URL.
+        #[arg(long)]
+        node: String,
+        /// The issuer's participant id.
+        #[arg(long)]
+        signer: ParticipantId,
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The issuer's nonce for this transaction.
+        #[arg(long)]
+        nonce: u64,
+        /// The genesis file (for the chain id).
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+    /// Disclose one field of a document with its proof.
+    Disclose {
+        /// The key fields (JSON) as anchored.
+        #[arg(long)]
+        fields: PathBuf,
+        /// The salt seed file written by `doc anchor`.
+        #[arg(long)]
+        seed: PathBuf,
+        /// The field's path, e.g. total.minor or lines[0].hs_code.
+        #[arg(long)]
+        path: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a disclosure against a document's anchored field-commitment root.
+    VerifyDisclosure {
+        /// The disclosure file.
+        disclosure: PathBuf,
+        /// The anchored fields root (hex), as `GET /v1/documents/{id}` shows it.
+        #[arg(long)]
+        root: String,
+    },
+}
+
+fn read_fields(path: &std::path::Path) -> anyhow::Result<DocumentFields> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let fields: DocumentFields = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a document's key fields", path.display()))?;
+    fields
+        .validate()
+        .with_context(|| format!("{} is not consistent", path.display()))?;
+    Ok(fields)
+}
+
+fn print_report(report: &crate::trade::rules::Report) {
+    use crate::trade::rules::RuleStatus;
+    println!("rule set version {}", report.rule_set_version);
+    for r in &report.results {
+        match &r.status {
+            RuleStatus::Pass { note } => println!("pass     {:<20} {note}", r.rule.name()),
+            RuleStatus::Pending { missing } => println!(
+                "pending  {:<20} missing {}",
+                r.rule.name(),
+                missing.join(", ")
+            ),
+            RuleStatus::Fail { findings } => {
+                for f in findings {
+                    let values: Vec<String> =
+                        f.values.iter().map(|(d, v)| format!("{d}: {v}")).collect();
+                    println!(
+                        "FAIL     {:<20} {}: {} [{}]{}",
+                        r.rule.name(),
+                        f.field,
+                        f.message,
+                        values.join("; "),
+                        f.tolerance
+                            .as_ref()
+                            .map(|t| format!(" tolerance {t}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Generate a key file (mode 0600) and print its public key.
@@ -118,6 +284,178 @@ enum ProofCommand {
 
 fn run() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
+        Command::Sco {
+            command: ScoCommand::Show { code, read },
+        } => {
+            let view = read.client()?.sco(&code)?;
+            let s = &view.summary;
+            println!("{} — {}", s.sco_code, s.name);
+            println!("participant  {}", view.enterprise.participant);
+            println!("as of        {} (height {})", s.as_of, view.height);
+            for g in &s.customs_grades {
+                println!("grade        {:?} by {}", g.grade, g.issuer);
+            }
+            println!(
+                "AEO          {} (recognised by {:?})",
+                s.aeo,
+                s.aeo_recognised_by
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+            );
+            println!(
+                "violations   {}; unpaid tax {}; payment defaults {}",
+                s.violations, s.unpaid_tax, s.payment_defaults
+            );
+            println!(
+                "history      {} consignments ({} clean), {} open discrepancies, {} active liens",
+                s.history.consignments,
+                s.history.clean,
+                s.history.open_discrepancies,
+                s.history.active_liens
+            );
+            println!("standing     {}", s.standing);
+            for a in &view.attestations {
+                let state = if a.revoked.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!(
+                    "attestation  {} {state} by {}: {}",
+                    a.id,
+                    a.issuer,
+                    serde_json::to_string(&a.record)?
+                );
+            }
+        }
+        Command::Consignment {
+            command: ConsignmentCommand::Validate { ucr, read },
+        } => {
+            let view = read.client()?.validation(&ucr)?;
+            println!("consignment  {}", view.ucr);
+            match &view.report {
+                Some(report) => {
+                    if let Some(hash) = view.report_hash {
+                        println!("report       {hash}");
+                    }
+                    print_report(report);
+                    for a in &view.attestations {
+                        println!(
+                            "attested     by {}: {}",
+                            a.agency,
+                            serde_json::to_string(&a.decision)?
+                        );
+                    }
+                    if !report.failed().is_empty() {
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                None => println!("no documents yet"),
+            }
+        }
+        Command::Check { files } => {
+            use crate::trade::rules::{ConsignmentDocuments, RuleParams, validate};
+            let all: Vec<DocumentFields> = files
+                .iter()
+                .map(|f| read_fields(f))
+                .collect::<anyhow::Result<_>>()?;
+            let mut docs = ConsignmentDocuments::default();
+            for fields in &all {
+                match fields {
+                    DocumentFields::Invoice(f) => docs.invoice = Some(f),
+                    DocumentFields::Declaration(f) => docs.declaration = Some(f),
+                    DocumentFields::Transport(f) => docs.transport.push(f),
+                    DocumentFields::PackingList(f) => docs.packing_list = Some(f),
+                    DocumentFields::CertificateOfOrigin(f) => docs.certificate_of_origin = Some(f),
+                    DocumentFields::InterchangeReceipt(f) => docs.interchange_receipts.push(f),
+                }
+            }
+            let report = validate(&docs, &RuleParams::default());
+            print_report(&report);
+            if !report.failed().is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Doc { command } => match command {
+            DocCommand::Anchor {
+                file,
+                kind,
+                fields,
+                consignment,
+                leg,
+                node,
+                signer,
+                key,
+                nonce,
+                genesis,
+            } => {
+                let fields = read_fields(&fields)?;
+                if fields.kind_name() != kind {
+                    anyhow::bail!(
+                        "--type {kind} but the fields file holds a {}",
+                        fields.kind_name()
+                    );
+                }
+                let (_, chain_id) = Genesis::read_verified(&genesis)?;
+                let content =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                let content_hash = crate::hash::hash(crate::hash::Domain::Content, &content);
+                let seed_key = Keypair::generate()?;
+                let seed = seed_key.seed();
+                let seed_path = file.with_extension("caravan-seed");
+                write_key_file(&seed_path, "field-salt-seed", &seed_key)?;
+                let fields_root = crate::trade::commitments::fields_root(&fields, &seed);
+                let tx = UnsignedTx {
+                    chain_id,
+                    signer,
+                    nonce: Nonce(nonce),
+                    body: Body::AnchorDocument {
+                        consignment,
+                        leg,
+                        content_hash,
+                        fields_root,
+                        fields,
+                    },
+                }
+                .sign(&read_key_file(&key)?);
+                eprintln!(
+                    "content hash {content_hash}; fields root {fields_root}; salt seed kept in {} (0600)",
+                    seed_path.display()
+                );
+                let status = Client::new(&node).submit(&tx, true)?;
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            }
+            DocCommand::Disclose {
+                fields,
+                seed,
+                path,
+                out,
+            } => {
+                let fields = read_fields(&fields)?;
+                let seed = read_key_file(&seed)?.seed();
+                let disclosure = crate::trade::commitments::disclose(&fields, &seed, &path)?;
+                std::fs::write(&out, serde_json::to_string_pretty(&disclosure)? + "\n")?;
+                eprintln!(
+                    "disclosed {path} = {} to {}",
+                    disclosure.value,
+                    out.display()
+                );
+            }
+            DocCommand::VerifyDisclosure { disclosure, root } => {
+                let text = std::fs::read_to_string(&disclosure)
+                    .with_context(|| format!("reading {}", disclosure.display()))?;
+                let d: crate::trade::commitments::Disclosure = serde_json::from_str(&text)?;
+                let root = crate::hash::Digest::from_hex(&root)?;
+                match d.verify(&root) {
+                    Ok(()) => println!("VERIFIED {} = {} under root {root}", d.path, d.value),
+                    Err(e) => {
+                        eprintln!("NOT VERIFIED: {e}");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
+        },
         Command::Keys {
             command: KeysCommand::New { out },
         } => {

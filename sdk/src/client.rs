@@ -213,7 +213,17 @@ impl Client {
         self.get_json(&format!("/v1/consistency?from={from}&to={to}"))
     }
 
-    /// A text resource (e.g. `/metrics`, `/openapi.json`).
+    /// A text resource read with this client's signature (for protected resources).
+    pub fn get_signed_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let body = self.get(path)?;
+        String::from_utf8(body).map_err(|e| ClientError::Transport {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// A text resource (e.g. `/metrics`, `/openapi.json`), unsigned.
     pub fn get_text(&self, path: &str) -> Result<String, ClientError> {
         let url = format!("{}{}", self.base, path);
         let body = self.finish(&url, self.agent.get(&url).call())?;

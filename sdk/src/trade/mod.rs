@@ -2,6 +2,7 @@
 //! documents, the pure cross-validation rules, and the records the ledger keeps about
 //! enterprises, credit, documents, consignments and financing liens.
 
+pub mod commitments;
 pub mod documents;
 pub mod ident;
 pub mod model;

@@ -210,3 +210,226 @@ fn testnet_up_and_down() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a federation"));
 }
+
+#[test]
+fn caravan_trade_cli_anchor_disclose_check_sco() {
+    use caravan_sdk::keys::write_key_file;
+    use caravan_sdk::trade::documents::DocumentFields;
+    use caravan_sdk::trade::ident::CountryCode;
+    use caravan_sdk::trade::model::LegalIds;
+    use caravan_sdk::trade::sample;
+    use caravan_sdk::tx::Role;
+    use caravan_testnet::demo::Actor;
+
+    let net = testnet(1, &[0]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let caravan = env!("CARGO_BIN_EXE_caravan-it");
+    let run = |args: &[&str]| {
+        Command::new(caravan)
+            .args(args)
+            .output()
+            .expect("run caravan")
+    };
+    let chain = net.fed.chain_id();
+    let agency = Actor::new(
+        net.fed.nodes[0].agency.as_str(),
+        net.fed.admin_key(0).expect("admin"),
+    )
+    .expect("actor");
+    let exporter_key = caravan_sdk::keys::Keypair::generate().expect("key");
+    let key_path = dir.path().join("exporter.key");
+    write_key_file(&key_path, "participant", &exporter_key).expect("key file");
+    let seller = sample::seller();
+    let register = agency.sign(
+        chain,
+        caravan_sdk::tx::Body::RegisterEnterprise {
+            id: caravan_sdk::ids::ParticipantId::new("CN-HAINA-MACHINERY").expect("id"),
+            name: seller.name.clone(),
+            country: CountryCode::new("CN").expect("cn"),
+            legal_ids: LegalIds {
+                uscc: seller.uscc.clone(),
+                lei: None,
+                national: None,
+            },
+            roles: vec![Role::Enterprise],
+            public_key: exporter_key.public(),
+        },
+    );
+    net.fed
+        .client(0)
+        .submit(&register, true)
+        .expect("registered");
+    let node = net.fed.nodes[0].api_url.as_str();
+    let genesis = net.fed.genesis_path.to_str().expect("utf8");
+    let write = |name: &str, fields: DocumentFields| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&fields).expect("json")).expect("write");
+        path.to_str().expect("utf8").to_string()
+    };
+    let invoice = write("invoice.json", DocumentFields::Invoice(sample::invoice()));
+    let original = dir.path().join("invoice.pdf");
+    std::fs::write(&original, b"%PDF invoice HN-2025-0417").expect("write");
+    let key = key_path.to_str().expect("utf8");
+
+    // Anchor with salted field commitments computed locally.
+    let out = run(&[
+        "doc",
+        "anchor",
+        original.to_str().expect("utf8"),
+        "--type",
+        "invoice",
+        "--fields",
+        &invoice,
+        "--node",
+        node,
+        "--signer",
+        "CN-HAINA-MACHINERY",
+        "--key",
+        key,
+        "--nonce",
+        "1",
+        "--genesis",
+        genesis,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: caravan_sdk::api::TxStatus = serde_json::from_str(&stdout).expect("status json");
+    let reader = net.fed.client(0).signing_as(
+        caravan_sdk::ids::ParticipantId::new("CN-HAINA-MACHINERY").expect("id"),
+        exporter_key.clone(),
+    );
+    let document = reader.get_text(&format!("/v1/documents/{}", status.tx_id()));
+    // get_text does not sign; the signed typed read is the consignment/document API below.
+    assert_eq!(document.err().and_then(|e| e.status()), Some(403));
+    let view: caravan_sdk::api::DocumentView = serde_json::from_str(&signed_get(
+        &reader,
+        &format!("/v1/documents/{}", status.tx_id()),
+    ))
+    .expect("document view");
+    let root = view.versions[0].fields_root.to_string();
+
+    // Disclose one field; anyone checks it against the anchored root; a changed value fails.
+    let seed = dir.path().join("invoice.caravan-seed");
+    let disclosure = dir.path().join("total.json");
+    let out = run(&[
+        "doc",
+        "disclose",
+        "--fields",
+        &invoice,
+        "--seed",
+        seed.to_str().expect("utf8"),
+        "--path",
+        "total.minor",
+        "--out",
+        disclosure.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "doc",
+        "verify-disclosure",
+        disclosure.to_str().expect("utf8"),
+        "--root",
+        &root,
+    ]);
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("VERIFIED total.minor = 17920400")
+    );
+    let text = std::fs::read_to_string(&disclosure)
+        .expect("read")
+        .replace("17920400", "17920499");
+    std::fs::write(&disclosure, text).expect("write");
+    let out = run(&[
+        "doc",
+        "verify-disclosure",
+        disclosure.to_str().expect("utf8"),
+        "--root",
+        &root,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // `caravan check` runs the rules locally: a wrong rail weight fails rule 5, the right one passes.
+    let mut heavy = sample::rail_consignment_note();
+    heavy.weight_gross = sample::qty(11_500_000, "KGM");
+    heavy.goods[0].weight_gross = sample::qty(10_100_000, "KGM");
+    let common = [
+        invoice.clone(),
+        write(
+            "declaration.json",
+            DocumentFields::Declaration(sample::declaration()),
+        ),
+        write(
+            "bl.json",
+            DocumentFields::Transport(sample::sea_bill_of_lading()),
+        ),
+    ];
+    let tail = [
+        write(
+            "pl.json",
+            DocumentFields::PackingList(sample::packing_list()),
+        ),
+        write(
+            "coo.json",
+            DocumentFields::CertificateOfOrigin(sample::certificate_of_origin()),
+        ),
+    ];
+    let heavy = write("smgs-heavy.json", DocumentFields::Transport(heavy));
+    let good = write(
+        "smgs.json",
+        DocumentFields::Transport(sample::rail_consignment_note()),
+    );
+    let check = |note: &str| {
+        let mut args = vec!["check".to_string()];
+        args.extend(common.iter().cloned());
+        args.push(note.to_string());
+        args.extend(tail.iter().cloned());
+        Command::new(caravan).args(&args).output().expect("check")
+    };
+    let out = check(&heavy);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL     weights"));
+    let out = check(&good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // `caravan sco show` prints the summary, read with a signed request.
+    let code = reader
+        .participant(&caravan_sdk::ids::ParticipantId::new("CN-HAINA-MACHINERY").expect("id"))
+        .expect("view")
+        .sco_code
+        .expect("sco");
+    let out = run(&[
+        "sco",
+        "show",
+        code.as_str(),
+        "--node",
+        node,
+        "--as",
+        "CN-HAINA-MACHINERY",
+        "--key",
+        key,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains(code.as_str())
+            && stdout.contains("standing     good"),
+        "{stdout}"
+    );
+}
+
+/// A signed GET through the typed client's signing path.
+fn signed_get(client: &caravan_sdk::client::Client, path: &str) -> String {
+    client.get_signed_text(path).expect("signed read")
+}
