@@ -629,6 +629,43 @@ mod trade {
         let report = k.report.expect("report");
         assert_eq!(report.failed(), vec![Rule::Weights], "{report:?}");
 
+        // An agency may override the failed rule, citing the current report; a stale citation
+        // or an override of a passing rule is refused, and only agencies attest.
+        let current = crate::execution::report_hash(&report);
+        let attest = |rule: Rule, cited: Digest| Body::AttestReport {
+            ucr: ucr.into(),
+            report_hash: cited,
+            decision: caravan_sdk::trade::model::ReportDecision::Override {
+                rule,
+                reason: "scale at Khorgos re-weighed the wagon".into(),
+            },
+        };
+        let tx = l.sign("CN-QDG-CUSTOMS", &agency, attest(Rule::Packages, current));
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::Conflict));
+        let tx = l.sign(
+            "CN-QDG-CUSTOMS",
+            &agency,
+            attest(Rule::Weights, Digest([9; 32])),
+        );
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::Conflict));
+        let tx = l.sign("CN-QDG-CUSTOMS", &agency, attest(Rule::Weights, current));
+        assert_eq!(l.one(tx), Outcome::Accepted);
+
+        // Transport events: the leg's carrier or an agency, nobody else.
+        let event = |leg: u16| Body::RecordTransportEvent {
+            ucr: ucr.into(),
+            leg,
+            event: caravan_sdk::trade::model::TransportEventKind::Departed,
+            place: sample::locode("CNTAO"),
+            at_ms: DAY_MS,
+        };
+        let tx = l.sign("CR-EXPRESS", &rail, event(0));
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotPermitted));
+        let tx = l.sign("COSCO-LINES", &carrier, event(0));
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let tx = l.sign("COSCO-LINES", &carrier, event(5));
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotFound));
+
         // Only the issuer amends; the carrier's amendment turns the report clean.
         let mut fixed = sample::rail_consignment_note();
         fixed.number = "SMGS 24-0417-0093".into();
@@ -721,6 +758,31 @@ mod trade {
         assert_eq!(l.one(tx), Outcome::Accepted);
         let tx = l.sign("BANK-ALA", &bank2, lien(copy_id, 5_000_000));
         assert_eq!(l.one(tx), Outcome::Accepted);
+
+        // Closing: only the opener or an agency; a closed consignment takes no more documents.
+        let tx = l.sign(
+            "COSCO-LINES",
+            &carrier,
+            Body::CloseConsignment { ucr: ucr.into() },
+        );
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::NotPermitted));
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            Body::CloseConsignment { ucr: ucr.into() },
+        );
+        assert_eq!(l.one(tx), Outcome::Accepted);
+        let tx = l.sign(
+            "CN-HAINA",
+            &exporter,
+            anchor(
+                Some(ucr),
+                None,
+                DocumentFields::PackingList(sample::packing_list()),
+                "late",
+            ),
+        );
+        assert_eq!(rejected(&l.one(tx)), Some(RejectReason::Conflict));
 
         // A withdrawn document cannot be financed.
         let tx = l.sign(

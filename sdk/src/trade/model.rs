@@ -785,3 +785,144 @@ pub fn day_of(time_ms: u64) -> Date {
     // 1970-01-01 is day 0; from_days_since_epoch covers years 1..9999.
     Date::from_days_since_epoch(days).unwrap_or(Date::MIN)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Digest;
+    use crate::trade::sample;
+
+    fn attestation(n: u8, record: CreditRecord, at: u64) -> CreditAttestation {
+        CreditAttestation {
+            id: TxId(Digest([n; 32])),
+            sco_code: sample::sco("CN", 1),
+            record,
+            valid_from: sample::date(2026, 1, 1),
+            valid_until: None,
+            evidence_hash: Digest::ZERO,
+            issuer: ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
+            attested_at: Height(at),
+            revoked: None,
+        }
+    }
+
+    fn enterprise() -> Enterprise {
+        Enterprise {
+            sco_code: sample::sco("CN", 1),
+            participant: ParticipantId::new("CN-HAINA").expect("id"),
+            name: "Haina".into(),
+            country: sample::country("CN"),
+            legal_ids: LegalIds {
+                uscc: sample::seller().uscc,
+                lei: None,
+                national: None,
+            },
+            registered_by: ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
+            registered_at: Height(1),
+            public_key: crate::keys::Keypair::from_seed(&[1; 32]).public(),
+        }
+    }
+
+    #[test]
+    fn summary_keeps_regulations_apart_and_ignores_revoked_and_expired() {
+        let day = sample::date(2026, 6, 1);
+        let old = attestation(
+            1,
+            CreditRecord::CustomsGrade {
+                grade: CustomsGrade::Order251(Grade251::General),
+            },
+            2,
+        );
+        let new = attestation(
+            2,
+            CreditRecord::CustomsGrade {
+                grade: CustomsGrade::Order282(Grade282::Certified),
+            },
+            3,
+        );
+        let mut revoked = attestation(
+            3,
+            CreditRecord::PaymentDefault {
+                amount: sample::usd(100),
+            },
+            4,
+        );
+        revoked.revoked = Some(Revocation {
+            tx: TxId(Digest([9; 32])),
+            at: Height(5),
+            reason: "paid".into(),
+        });
+        let mut expired = attestation(
+            4,
+            CreditRecord::Violation {
+                description: "late manifest".into(),
+                penalty: None,
+            },
+            4,
+        );
+        expired.valid_until = Some(sample::date(2026, 3, 31));
+        let all = vec![old.clone(), new.clone(), revoked.clone(), expired.clone()];
+        let summary = credit_summary(&enterprise(), &all, ConsignmentHistory::default(), day);
+        assert_eq!(
+            summary.customs_grades.len(),
+            2,
+            "both regulations are kept, never merged"
+        );
+        assert!(summary.aeo, "certified under Order 282 counts as AEO");
+        assert_eq!(summary.payment_defaults, 0);
+        assert_eq!(summary.violations, 0);
+        assert_eq!(summary.revoked_attestations, vec![revoked.id]);
+        assert_eq!(summary.standing, "good");
+        // Order does not matter.
+        let mut reversed = all.clone();
+        reversed.reverse();
+        assert_eq!(
+            credit_summary(&enterprise(), &reversed, ConsignmentHistory::default(), day),
+            summary
+        );
+        // A dishonest grade is adverse; an open discrepancy is watch.
+        let bad = attestation(
+            5,
+            CreditRecord::CustomsGrade {
+                grade: CustomsGrade::Order282(Grade282::Dishonest),
+            },
+            9,
+        );
+        assert_eq!(
+            credit_summary(
+                &enterprise(),
+                &[new.clone(), bad],
+                ConsignmentHistory::default(),
+                day
+            )
+            .standing,
+            "adverse"
+        );
+        let history = ConsignmentHistory {
+            open_discrepancies: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            credit_summary(&enterprise(), &[new], history, day).standing,
+            "watch"
+        );
+    }
+
+    #[test]
+    fn business_key_ignores_case_and_spacing_of_the_number() {
+        let issuer = ParticipantId::new("CN-HAINA").expect("id");
+        let a = crate::trade::documents::DocumentFields::Invoice(sample::invoice());
+        let mut other = sample::invoice();
+        other.number = " hn-2025 0417".into();
+        let b = crate::trade::documents::DocumentFields::Invoice(other.clone());
+        assert_eq!(business_key(&issuer, &a), business_key(&issuer, &b));
+        other.total = sample::usd(1);
+        assert_ne!(
+            business_key(&issuer, &a),
+            business_key(
+                &issuer,
+                &crate::trade::documents::DocumentFields::Invoice(other)
+            )
+        );
+    }
+}

@@ -217,3 +217,82 @@ fn node_refuses_edited_or_unsigned_genesis() {
         "{stderr}"
     );
 }
+
+/// Every malformed identifier in a submitted transaction is refused with a message that names
+/// the identifier and what is wrong with it, and nothing is written.
+#[test]
+fn malformed_trade_identifiers_are_refused_by_name() {
+    use caravan_sdk::trade::documents::DocumentFields;
+    use caravan_sdk::trade::sample;
+    use caravan_sdk::tx::Body;
+
+    let net = testnet(1, &[0]);
+    let client = net.fed.client(0);
+    let exporter = register_with_nonce(&net, 0, "CN-EXPORTER-IDS", 1);
+    let log_size = client.checkpoint().expect("checkpoint").header.log_size;
+    let anchor = |fields: DocumentFields| {
+        UnsignedTx {
+            chain_id: net.fed.chain_id(),
+            signer: exporter.id.clone(),
+            nonce: Nonce(9),
+            body: Body::AnchorDocument {
+                consignment: None,
+                leg: None,
+                content_hash: Digest([1; 32]),
+                fields_root: Digest([2; 32]),
+                fields,
+            },
+        }
+        .sign(&exporter.key)
+    };
+    let invoice =
+        serde_json::to_value(anchor(DocumentFields::Invoice(sample::invoice()))).expect("json");
+    let declaration =
+        serde_json::to_value(anchor(DocumentFields::Declaration(sample::declaration())))
+            .expect("json");
+    let fields = |v: &serde_json::Value| v["tx"]["body"]["fields"].clone();
+    // (document, JSON pointer inside the fields, bad value, word the error must contain)
+    let cases = [
+        (&invoice, "/seller/uscc", "91350100M000100Y44", "USCC"),
+        (&invoice, "/seller/lei", "5493001KJTIIGC8Y1R13", "LEI"),
+        (&invoice, "/seller/sco_code", "SCO-CN-000123-Q", "SCO code"),
+        (&invoice, "/currency", "XYZ", "currency"),
+        (&invoice, "/incoterm", "FOBB", "Incoterm"),
+        (&invoice, "/lines/0/hs_code", "9912", "HS code"),
+        (&declaration, "/port_of_loading", "CNTA1", "UN/LOCODE"),
+        (
+            &declaration,
+            "/containers/0/container",
+            "CSQU3054384",
+            "container",
+        ),
+    ];
+    for (doc, pointer, bad, word) in cases {
+        let mut body = doc.clone();
+        let target = body
+            .pointer_mut(&format!("/tx/body/fields{pointer}"))
+            .unwrap_or_else(|| panic!("{pointer} not in {}", fields(doc)));
+        *target = serde_json::Value::String(bad.into());
+        let result = client.submit_raw(
+            "application/json",
+            &serde_json::to_vec(&body).expect("json"),
+            false,
+        );
+        match result {
+            Err(e) => {
+                assert_eq!(e.status(), Some(400), "{pointer}: {e}");
+                let text = e.to_string();
+                assert!(
+                    text.to_lowercase().contains(&word.to_lowercase()),
+                    "{pointer}: the error does not name the {word}: {text}"
+                );
+            }
+            Ok(s) => panic!("{pointer} = {bad} was accepted: {s:?}"),
+        }
+    }
+    assert_eq!(
+        client.checkpoint().expect("checkpoint").header.log_size,
+        log_size
+    );
+    assert_eq!(client.health().expect("health").mempool, 0);
+}
