@@ -312,7 +312,12 @@ async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
     }
 }
 
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> Response {
+async fn block(
+    State(shared): State<Arc<Shared>>,
+    Path(height): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     let Ok(height) = height.parse::<u64>() else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -320,13 +325,37 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
             format!("height must be a positive integer, found {height:?}"),
         );
     };
-    match shared.store.block(Height(height)) {
-        Ok(Some((block, certificate))) => axum::Json(CertifiedBlock {
-            block_id: block.id(),
-            block,
-            certificate,
-        })
-        .into_response(),
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match crate::api_trade::authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    match reader.block(Height(height)) {
+        Ok(Some((mut block, certificate))) => {
+            let block_id = block.id();
+            let transaction_ids: Vec<TxId> = block.transactions.iter().map(|t| t.id()).collect();
+            let mut withheld = Vec::new();
+            let mut kept = Vec::with_capacity(block.transactions.len());
+            for (i, tx) in block.transactions.into_iter().enumerate() {
+                match crate::api_trade::may_read_tx(&reader, &who, &tx) {
+                    Ok(true) => kept.push(tx),
+                    Ok(false) => withheld.push(i as u32),
+                    Err(r) => return r,
+                }
+            }
+            block.transactions = kept;
+            axum::Json(CertifiedBlock {
+                block_id,
+                block,
+                certificate,
+                transaction_ids,
+                withheld,
+            })
+            .into_response()
+        }
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -369,6 +398,7 @@ async fn proof(
     Path(id): Path<String>,
     Query(q): Query<ProofQuery>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     let id = match parse_tx_id(&id) {
         Ok(id) => id,
@@ -389,7 +419,15 @@ async fn proof(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/cbor")),
     };
-    let bundle = match shared.store.reader().and_then(|r| r.bundle(&id)) {
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let who = match crate::api_trade::authenticate(&reader, &headers, &uri) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let bundle = match reader.bundle(&id) {
         Ok(Some(b)) => b,
         Ok(None) => {
             return error(
@@ -400,6 +438,17 @@ async fn proof(
         }
         Err(e) => return internal(e),
     };
+    match crate::api_trade::may_read_tx(&reader, &who, &bundle.item.transaction) {
+        Ok(true) => {}
+        Ok(false) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this transaction carries consignment key fields, readable by the document's issuer, the consignment's parties and the agencies",
+            );
+        }
+        Err(r) => return r,
+    }
     if wants_cbor {
         (
             [(header::CONTENT_TYPE, "application/cbor")],

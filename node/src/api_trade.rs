@@ -53,7 +53,7 @@ where
 }
 
 /// Who is reading: a registered participant whose signature over the request verifies.
-struct ReaderIdentity {
+pub(crate) struct ReaderIdentity {
     id: ParticipantId,
     participant: Participant,
 }
@@ -64,7 +64,7 @@ impl ReaderIdentity {
     }
 }
 
-fn authenticate(
+pub(crate) fn authenticate(
     reader: &Reader,
     headers: &HeaderMap,
     uri: &Uri,
@@ -454,4 +454,40 @@ pub async fn participant(
         sco_code,
     })
     .into_response()
+}
+
+/// Whether a transaction carries consignment key fields (a document's fields).
+fn protected(tx: &caravan_sdk::tx::SignedTx) -> Option<TxId> {
+    match &tx.tx.body {
+        caravan_sdk::tx::Body::AnchorDocument { .. } => Some(tx.id()),
+        caravan_sdk::tx::Body::AmendDocument { document, .. } => Some(*document),
+        _ => None,
+    }
+}
+
+/// Whether `who` may read the whole of `tx`: anyone registered for transactions without key
+/// fields; for a document's transactions, its issuer, its consignment's parties and the agencies.
+pub(crate) fn may_read_tx(
+    reader: &Reader,
+    who: &ReaderIdentity,
+    tx: &caravan_sdk::tx::SignedTx,
+) -> Result<bool, Response> {
+    let Some(document) = protected(tx) else {
+        return Ok(true);
+    };
+    if who.is_agency() || tx.tx.signer == who.id {
+        return Ok(true);
+    }
+    let Some(d) = get::<DocumentRecord>(reader, &tkeys::document(&document))? else {
+        return Ok(false);
+    };
+    if d.issuer == who.id {
+        return Ok(true);
+    }
+    if let Some(ucr) = &d.consignment
+        && let Some(k) = get::<Consignment>(reader, &tkeys::consignment(ucr))?
+    {
+        return Ok(k.parties.contains(&who.id));
+    }
+    Ok(false)
 }

@@ -91,15 +91,22 @@ pub struct Checkpoint {
     pub certificate: CommitCertificate,
 }
 
-/// A block with its certificate: `GET /v1/blocks/{height}`.
+/// A block with its certificate: `GET /v1/blocks/{height}`. Transactions carrying consignment
+/// key fields that the reader may not see are withheld: `block.transactions` then omits them,
+/// and `transaction_ids` (all of them, in order) still let the reader check the header's
+/// transactions root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertifiedBlock {
     /// The block id.
     pub block_id: BlockId,
-    /// The block.
+    /// The block (without withheld transactions).
     pub block: Block,
     /// Its certificate.
     pub certificate: CommitCertificate,
+    /// Every transaction id of the block, in order.
+    pub transaction_ids: Vec<TxId>,
+    /// Positions of the withheld transactions.
+    pub withheld: Vec<u32>,
 }
 
 /// `GET /health`.

@@ -279,6 +279,12 @@ enum ProofCommand {
         /// Output file (CBOR; JSON if it ends in .json).
         #[arg(long)]
         out: PathBuf,
+        /// Sign the read as this participant (proofs need a registered reader).
+        #[arg(long = "as", requires = "key")]
+        participant: Option<ParticipantId>,
+        /// Its key file.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }
 
@@ -504,9 +510,20 @@ fn run() -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&status)?);
         }
         Command::Proof {
-            command: ProofCommand::Get { node, id, out },
+            command:
+                ProofCommand::Get {
+                    node,
+                    id,
+                    out,
+                    participant,
+                    key,
+                },
         } => {
-            let bundle = Client::new(&node).proof(&id)?;
+            let mut client = Client::new(&node);
+            if let (Some(participant), Some(key)) = (participant, key) {
+                client = client.signing_as(participant, read_key_file(&key)?);
+            }
+            let bundle = client.proof(&id)?;
             let bytes = if out.extension().is_some_and(|e| e == "json") {
                 serde_json::to_vec_pretty(&bundle)?
             } else {

@@ -190,8 +190,9 @@ impl Client {
 
     /// The proof bundle of a committed transaction.
     pub fn proof(&self, id: &TxId) -> Result<ProofBundle, ClientError> {
-        let url = format!("{}/v1/proof/tx/{id}?format=cbor", self.base);
-        let body = self.finish(&url, self.agent.get(&url).call())?;
+        let path = format!("/v1/proof/tx/{id}?format=cbor");
+        let url = format!("{}{path}", self.base);
+        let body = self.get(&path)?;
         ProofBundle::from_bytes(&body).map_err(|e| ClientError::Transport {
             url,
             reason: e.to_string(),

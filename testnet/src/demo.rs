@@ -563,11 +563,17 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
     );
     let genesis = Genesis::read(&fed.genesis_path)?;
     let mut bundles = Vec::new();
-    for (what, id, node) in [
-        ("credit grade attestation", grade_id, 2),
-        ("commercial invoice", invoice_id, 3),
+    // The bank fetches the credit attestation's bundle itself; the invoice carries consignment
+    // key fields, so the exporter fetches its bundle and hands it to the bank.
+    for (what, id, client) in [
+        (
+            "credit grade attestation",
+            grade_id,
+            bank_ala.reader(&fed, 2),
+        ),
+        ("commercial invoice", invoice_id, exporter.reader(&fed, 3)),
     ] {
-        let bundle = fed.client(node).proof(&id)?;
+        let bundle = client.proof(&id)?;
         let path = dir.join(format!("{}-bundle.cbor", what.replace(' ', "-")));
         std::fs::write(&path, bundle.to_bytes())?;
         // Offline: only the genesis file and the bundle file from here on.

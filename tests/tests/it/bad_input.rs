@@ -156,7 +156,7 @@ fn bad_inputs_are_refused_specifically_and_change_nothing() {
     assert!(refused >= 7, "{metrics}");
     assert!(client.health().is_ok());
     assert_eq!(
-        client
+        crate::support::agency_client(&net, 0)
             .block(caravan_sdk::ids::Height(999_999))
             .err()
             .and_then(|e| e.status()),

@@ -59,6 +59,29 @@ fn caravan_verify_cli_offline() {
         .arg(&bundle_path)
         .output()
         .expect("proof get");
+    // Proofs are for registered readers: unsigned, the node answers 403.
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(caravan)
+        .args([
+            "proof",
+            "get",
+            "--node",
+            &net.fed.nodes[0].api_url,
+            &tx.id().to_string(),
+            "--as",
+            net.fed.nodes[0].agency.as_str(),
+            "--key",
+        ])
+        .arg(net.fed.nodes[0].keys.join("admin.key"))
+        .arg("--out")
+        .arg(&bundle_path)
+        .output()
+        .expect("proof get");
     assert!(
         out.status.success(),
         "{}",
@@ -88,7 +111,9 @@ fn caravan_verify_cli_offline() {
     assert!(stdout.contains("INV-000001"), "{stdout}");
 
     // A JSON copy whose metadata was edited fails at the signature link.
-    let mut bundle = net.fed.client(0).proof(&tx.id()).expect("bundle");
+    let mut bundle = crate::support::agency_client(&net, 0)
+        .proof(&tx.id())
+        .expect("bundle");
     if let Body::AnchorRecord { metadata, .. } = &mut bundle.item.transaction.tx.body {
         metadata[0].1 = "INV-999999".into();
     }
@@ -100,7 +125,9 @@ fn caravan_verify_cli_offline() {
     assert!(stderr.contains("link 'signature' failed"), "{stderr}");
 
     // The stored log was not changed by any of this: the node still proves the original.
-    let again = net.fed.client(0).proof(&tx.id()).expect("bundle");
+    let again = crate::support::agency_client(&net, 0)
+        .proof(&tx.id())
+        .expect("bundle");
     assert_eq!(again.item.transaction, tx);
 
     // A later checkpoint provably extends an earlier one; a proof for other sizes does not fit.

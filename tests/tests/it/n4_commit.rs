@@ -8,7 +8,9 @@ use caravan_sdk::bundle::{ProofBundle, verify_bundle};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::tx::Outcome;
 
-use crate::support::{assert_same_chain, record, register_exporter, testnet, wait_committed};
+use crate::support::{
+    agency_client, assert_same_chain, record, register_exporter, testnet, wait_committed,
+};
 
 #[test]
 fn n4_thousand_records_through_all_nodes() {
@@ -41,7 +43,7 @@ fn n4_thousand_records_through_all_nodes() {
     let genesis = Genesis::read(&net.fed.genesis_path).expect("genesis");
     let mut sample = None;
     for (n, id) in ids.iter().enumerate() {
-        let bundle = net.fed.client(n % 4).proof(id).expect("bundle");
+        let bundle = agency_client(&net, n % 4).proof(id).expect("bundle");
         let proven = verify_bundle(&genesis, &bundle)
             .unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"));
         assert_eq!(&proven.tx_id, id);

@@ -230,6 +230,46 @@ fn n4_double_financing_race_and_read_access() {
         .consignment(ucr)
         .expect("party view");
     assert!(!full.redacted && full.documents.iter().all(|d| d.fields.is_some()));
+    // Blocks and proofs do not leak key fields either: the outsider gets the invoice's block
+    // with that transaction withheld (its id still checks the transactions root), and no proof.
+    assert_eq!(
+        outsider_reader
+            .proof(&invoice.id())
+            .err()
+            .and_then(|e| e.status()),
+        Some(403)
+    );
+    assert_eq!(
+        unsigned.proof(&open.id()).err().and_then(|e| e.status()),
+        Some(403)
+    );
+    assert!(exporter.reader(&net.fed, 0).proof(&invoice.id()).is_ok());
+    let status = unsigned.tx_status(&invoice.id()).expect("status is public");
+    let height = match status {
+        TxStatus::Committed { receipt, .. } => receipt.height,
+        other => panic!("{other:?}"),
+    };
+    let block = outsider_reader.block(height).expect("block");
+    assert_eq!(block.withheld.len(), 1);
+    assert!(
+        block
+            .block
+            .transactions
+            .iter()
+            .all(|t| t.id() != invoice.id())
+    );
+    let full_ids: Vec<_> = block.transaction_ids.clone();
+    assert!(full_ids.contains(&invoice.id()));
+    assert_eq!(
+        agency
+            .reader(&net.fed, 0)
+            .block(height)
+            .expect("block")
+            .withheld
+            .len(),
+        0
+    );
+
     // Any registered participant reads the SCO summary.
     let code = exporter
         .reader(&net.fed, 0)

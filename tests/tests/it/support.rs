@@ -150,6 +150,14 @@ pub fn wait_committed(client: &Client, ids: &[TxId], timeout: Duration) {
     }
 }
 
+/// A client of node `i` that signs its reads as agency 0 (which may read everything).
+pub fn agency_client(net: &TestNet, i: usize) -> Client {
+    let admin = net.fed.admin_key(0).expect("admin key");
+    net.fed
+        .client(i)
+        .signing_as(ParticipantId::from(&net.fed.nodes[0].agency), admin)
+}
+
 /// Asserts that the nodes in `nodes` hold identical block ids at every height up to the lowest tip.
 pub fn assert_same_chain(net: &TestNet, nodes: &[usize]) -> Height {
     let tips: Vec<Height> = nodes
@@ -159,14 +167,15 @@ pub fn assert_same_chain(net: &TestNet, nodes: &[usize]) -> Height {
     let low = tips.iter().min().copied().unwrap_or_default();
     assert!(low.0 > 0, "no blocks committed");
     for h in 1..=low.0 {
-        let first = net
-            .fed
-            .client(nodes[0])
+        let first = agency_client(net, nodes[0])
             .block(Height(h))
             .expect("block")
             .block_id;
         for &i in &nodes[1..] {
-            let other = net.fed.client(i).block(Height(h)).expect("block").block_id;
+            let other = agency_client(net, i)
+                .block(Height(h))
+                .expect("block")
+                .block_id;
             assert_eq!(
                 other, first,
                 "nodes {} and {} disagree at height {h}",
