@@ -189,7 +189,8 @@ pub struct DocumentView {
 /// `GET /v1/consignments/{ucr}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsignmentView {
-    /// The consignment (its report and events only when the reader may see key fields).
+    /// The consignment (its report and attestations only when the reader may see key fields;
+    /// legs, parties and transport events are shown to every registered reader).
     pub consignment: crate::trade::model::Consignment,
     /// Its documents.
     pub documents: Vec<DocumentView>,

@@ -112,6 +112,41 @@ pub enum FieldError {
         /// The transport document kind.
         kind: String,
     },
+    /// An air waybill number that is not 11 digits with a valid check digit.
+    #[error("invalid air waybill number {found:?}: {reason}")]
+    AirWaybill {
+        /// What was given.
+        found: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Checks an IATA air waybill number: a 3-digit airline prefix and an 8-digit serial whose last
+/// digit is the first seven digits modulo 7. Spaces and hyphens are ignored (`176-12345675`).
+pub fn check_air_waybill(number: &str) -> Result<(), FieldError> {
+    let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let err = |reason: String| FieldError::AirWaybill {
+        found: number.chars().take(64).collect(),
+        reason,
+    };
+    if digits.len() != 11 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(format!(
+            "expected 11 digits (3-digit prefix and 8-digit serial), found {:?}",
+            digits
+        )));
+    }
+    let serial7: u32 = digits[3..10]
+        .parse()
+        .map_err(|_| err("serial is not numeric".into()))?;
+    let check = u32::from(digits.as_bytes()[10] - b'0');
+    if serial7 % 7 != check {
+        return Err(err(format!(
+            "check digit is {check}, expected {}",
+            serial7 % 7
+        )));
+    }
+    Ok(())
 }
 
 /// A calendar date, stored as the number `yyyymmdd` and always a real Gregorian date (years
@@ -1121,6 +1156,9 @@ impl TransportDocument {
     /// seals listed once.
     pub fn validate(&self) -> Result<(), FieldError> {
         check_text("number", &self.number)?;
+        if self.kind == TransportDocumentKind::AirWaybill {
+            check_air_waybill(&self.number)?;
+        }
         check_party("shipper", &self.shipper)?;
         match (&self.consignee, &self.notify_party) {
             (Some(consignee), _) => check_party("consignee", consignee)?,
@@ -1270,6 +1308,20 @@ pub(crate) use crate::trade::sample as fixtures;
 mod tests {
     use super::fixtures::*;
     use super::*;
+
+    #[test]
+    fn air_waybill_check_digit() {
+        // 1234567 mod 7 = 5: serial 12345675.
+        for good in ["176-12345675", "17612345675", "020 1234567 5"] {
+            assert!(check_air_waybill(good).is_ok(), "{good}");
+        }
+        for bad in ["176-12345674", "176-1234567", "17A12345675", ""] {
+            assert!(
+                matches!(check_air_waybill(bad), Err(FieldError::AirWaybill { .. })),
+                "{bad}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -628,9 +628,9 @@ pub struct ConsignmentHistory {
     pub consignments: u32,
     /// Of those, with a clean cross-validation report.
     pub clean: u32,
-    /// Failed rules not overridden, summed over its open consignments.
+    /// Failed rules not overridden by an agency, summed over its consignments.
     pub open_discrepancies: u32,
-    /// Active liens on its documents.
+    /// Active liens on documents of its consignments.
     pub active_liens: u32,
 }
 
