@@ -325,12 +325,8 @@ async fn block(
             format!("height must be a positive integer, found {height:?}"),
         );
     };
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match crate::api_trade::authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match crate::api_trade::signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     match reader.block(Height(height)) {
@@ -419,12 +415,8 @@ async fn proof(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/cbor")),
     };
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match crate::api_trade::authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match crate::api_trade::signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let bundle = match reader.bundle(&id) {

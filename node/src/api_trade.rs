@@ -98,6 +98,29 @@ pub(crate) fn authenticate(
     Ok(ReaderIdentity { id, participant })
 }
 
+/// Opens a read snapshot and authenticates the signed request.
+pub(crate) fn signed_reader(
+    shared: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(Reader, ReaderIdentity), Response> {
+    let reader = shared.store.reader().map_err(internal)?;
+    let who = authenticate(&reader, headers, uri)?;
+    Ok((reader, who))
+}
+
+/// The ids stored under an index prefix (`prefix/<32 bytes>`).
+fn ids_under(reader: &Reader, prefix: &[u8]) -> Result<Vec<TxId>, Response> {
+    let prefix = tkeys::child(prefix, b"");
+    let mut out = Vec::new();
+    for (key, _) in reader.scan(&prefix).map_err(internal)? {
+        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..]) {
+            out.push(TxId(caravan_sdk::hash::Digest(bytes)));
+        }
+    }
+    Ok(out)
+}
+
 /// `GET /v1/sco/{code}`.
 pub async fn sco(
     State(shared): State<Arc<Shared>>,
@@ -105,13 +128,10 @@ pub async fn sco(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
+    let reader = match signed_reader(&shared, &headers, &uri) {
+        Ok((reader, _)) => reader,
+        Err(r) => return r,
     };
-    if let Err(r) = authenticate(&reader, &headers, &uri) {
-        return r;
-    }
     let sco = match caravan_sdk::trade::ident::ScoCode::new(&code) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()),
@@ -133,17 +153,8 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
     };
     let tip = shared.store.tip().map_err(internal)?;
     let mut attestations = Vec::new();
-    for (key, _) in reader
-        .scan(&tkeys::child(&tkeys::attestations_of(sco), b""))
-        .map_err(internal)?
-    {
-        let prefix_len = tkeys::attestations_of(sco).len() + 1;
-        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix_len..])
-            && let Some(a) = get::<CreditAttestation>(
-                reader,
-                &tkeys::attestation(&TxId(caravan_sdk::hash::Digest(bytes))),
-            )?
-        {
+    for id in ids_under(reader, &tkeys::attestations_of(sco))? {
+        if let Some(a) = get::<CreditAttestation>(reader, &tkeys::attestation(&id))? {
             attestations.push(a);
         }
     }
@@ -178,13 +189,8 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
                 .count() as u32;
         }
         for doc in &k.documents {
-            let prefix = tkeys::child(&tkeys::liens_on(doc), b"");
-            for (key, _) in reader.scan(&prefix).map_err(internal)? {
-                if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..])
-                    && let Some(lien) = get::<Lien>(
-                        reader,
-                        &tkeys::lien(&TxId(caravan_sdk::hash::Digest(bytes))),
-                    )?
+            for lien in ids_under(reader, &tkeys::liens_on(doc))? {
+                if let Some(lien) = get::<Lien>(reader, &tkeys::lien(&lien))?
                     && lien.is_active(today)
                 {
                     history.active_liens += 1;
@@ -236,12 +242,8 @@ pub async fn consignment(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let mut k = match load_consignment(&reader, &ucr) {
@@ -276,12 +278,8 @@ pub async fn validation(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let k = match load_consignment(&reader, &ucr) {
@@ -309,12 +307,8 @@ pub async fn document(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<TxId>() else {
@@ -359,12 +353,8 @@ pub async fn liens(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let who = match authenticate(&reader, &headers, &uri) {
-        Ok(w) => w,
+    let (reader, who) = match signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Some(Ok(document)) = q.document.as_deref().map(str::parse::<TxId>) else {
@@ -388,22 +378,16 @@ pub async fn liens(
     if !(who.is_agency() || who.participant.roles.contains(&Role::Bank) || d.issuer == who.id) {
         return forbidden("liens are readable by banks, agencies and the document's issuer");
     }
-    let prefix = tkeys::child(&tkeys::liens_on(&document), b"");
-    let mut out = Vec::new();
-    let entries = match reader.scan(&prefix) {
-        Ok(e) => e,
-        Err(e) => return internal(e),
+    let ids = match ids_under(&reader, &tkeys::liens_on(&document)) {
+        Ok(ids) => ids,
+        Err(r) => return r,
     };
-    for (key, _) in entries {
-        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..]) {
-            match get::<Lien>(
-                &reader,
-                &tkeys::lien(&TxId(caravan_sdk::hash::Digest(bytes))),
-            ) {
-                Ok(Some(l)) => out.push(l),
-                Ok(None) => {}
-                Err(r) => return r,
-            }
+    let mut out = Vec::new();
+    for id in ids {
+        match get::<Lien>(&reader, &tkeys::lien(&id)) {
+            Ok(Some(l)) => out.push(l),
+            Ok(None) => {}
+            Err(r) => return r,
         }
     }
     axum::Json(out).into_response()
@@ -416,13 +400,10 @@ pub async fn participant(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let reader = match shared.store.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(e),
+    let reader = match signed_reader(&shared, &headers, &uri) {
+        Ok((reader, _)) => reader,
+        Err(r) => return r,
     };
-    if let Err(r) = authenticate(&reader, &headers, &uri) {
-        return r;
-    }
     let Ok(id) = ParticipantId::new(id.clone()) else {
         return error(
             StatusCode::BAD_REQUEST,

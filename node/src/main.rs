@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use caravan_node::node::{NodeOptions, run};
+use caravan_node::node::{NodeOptions, run_process};
 use caravan_sdk::ids::AgencyId;
 
 /// Runs a Caravan validator node.
@@ -30,27 +30,13 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn",
-        )
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cli.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(NodeOptions {
-        home: cli.home,
-        genesis: cli.genesis,
-        agency: cli.agency,
-        keys: cli.keys,
-    }))
+    run_process(
+        NodeOptions {
+            home: cli.home,
+            genesis: cli.genesis,
+            agency: cli.agency,
+            keys: cli.keys,
+        },
+        cli.log_json,
+    )
 }

@@ -207,6 +207,30 @@ fn load_key(dir: &Path, name: &str) -> anyhow::Result<Keypair> {
     read_key_file(&path).with_context(|| format!("loading {}", path.display()))
 }
 
+/// Sets up logging on stderr (`RUST_LOG` filters; JSON lines with `log_json`), starts a runtime
+/// and runs the node until it fails or the process is stopped. The entry point of every node
+/// process.
+pub fn run_process(options: NodeOptions, log_json: bool) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn",
+        )
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(options))
+}
+
 /// Runs a validator node until it fails or the process is stopped.
 pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let (genesis, chain_id) =

@@ -214,34 +214,9 @@ fn read_fields(path: &std::path::Path) -> anyhow::Result<DocumentFields> {
 }
 
 fn print_report(report: &crate::trade::rules::Report) {
-    use crate::trade::rules::RuleStatus;
     println!("rule set version {}", report.rule_set_version);
-    for r in &report.results {
-        match &r.status {
-            RuleStatus::Pass { note } => println!("pass     {:<20} {note}", r.rule.name()),
-            RuleStatus::Pending { missing } => println!(
-                "pending  {:<20} missing {}",
-                r.rule.name(),
-                missing.join(", ")
-            ),
-            RuleStatus::Fail { findings } => {
-                for f in findings {
-                    let values: Vec<String> =
-                        f.values.iter().map(|(d, v)| format!("{d}: {v}")).collect();
-                    println!(
-                        "FAIL     {:<20} {}: {} [{}]{}",
-                        r.rule.name(),
-                        f.field,
-                        f.message,
-                        values.join("; "),
-                        f.tolerance
-                            .as_ref()
-                            .map(|t| format!(" tolerance {t}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
+    for line in report.lines() {
+        println!("{line}");
     }
 }
 

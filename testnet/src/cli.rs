@@ -123,27 +123,14 @@ pub fn main() -> anyhow::Result<()> {
             genesis,
             agency,
             keys,
-        } => {
-            let filter =
-                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new(
-                        "info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn",
-                    )
-                });
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .init();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(caravan_node::node::run(caravan_node::node::NodeOptions {
+        } => caravan_node::node::run_process(
+            caravan_node::node::NodeOptions {
                 home,
                 genesis,
                 agency,
                 keys,
-            }))
-        }
+            },
+            false,
+        ),
     }
 }

@@ -23,7 +23,7 @@ use caravan_sdk::trade::ident::{Amount, CountryCode};
 use caravan_sdk::trade::model::{
     CreditRecord, CustomsGrade, Grade282, Leg, LegMode, LegalIds, TransportEventKind,
 };
-use caravan_sdk::trade::rules::{Report, RuleStatus};
+use caravan_sdk::trade::rules::Report;
 use caravan_sdk::trade::sample;
 use caravan_sdk::tx::{Body, Role, SignedTx, UnsignedTx};
 
@@ -110,35 +110,8 @@ fn anchor(ucr: &str, leg: Option<u16>, fields: DocumentFields, file: &str) -> Bo
 }
 
 fn print_report(report: &Report) {
-    for result in &report.results {
-        match &result.status {
-            RuleStatus::Pass { note } => println!("    pass    {:<20} {note}", result.rule.name()),
-            RuleStatus::Pending { missing } => println!(
-                "    pending {:<20} missing {}",
-                result.rule.name(),
-                missing.join(", ")
-            ),
-            RuleStatus::Fail { findings } => {
-                for f in findings {
-                    let values: Vec<String> = f
-                        .values
-                        .iter()
-                        .map(|(doc, v)| format!("{doc}: {v}"))
-                        .collect();
-                    println!(
-                        "    FAIL    {:<20} {} — {} [{}]{}",
-                        result.rule.name(),
-                        f.field,
-                        f.message,
-                        values.join("; "),
-                        f.tolerance
-                            .as_ref()
-                            .map(|t| format!(" tolerance {t}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
+    for line in report.lines() {
+        println!("    {line}");
     }
 }
 

@@ -300,6 +300,41 @@ impl Report {
             .all(|&rule| matches!(self.status(rule), Some(RuleStatus::Pass { .. })))
     }
 
+    /// The report as text, one line per pass or pending rule and per failed finding.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for result in &self.results {
+            let name = result.rule.name();
+            match &result.status {
+                RuleStatus::Pass { note } => out.push(format!("pass    {name:<20} {note}")),
+                RuleStatus::Pending { missing } => {
+                    out.push(format!("pending {name:<20} missing {}", missing.join(", ")))
+                }
+                RuleStatus::Fail { findings } => {
+                    for f in findings {
+                        let values: Vec<String> = f
+                            .values
+                            .iter()
+                            .map(|(doc, v)| format!("{doc}: {v}"))
+                            .collect();
+                        let tolerance = f
+                            .tolerance
+                            .as_ref()
+                            .map(|t| format!(" tolerance {t}"))
+                            .unwrap_or_default();
+                        out.push(format!(
+                            "FAIL    {name:<20} {}: {} [{}]{tolerance}",
+                            f.field,
+                            f.message,
+                            values.join("; ")
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The rules that failed, in rule order.
     pub fn failed(&self) -> Vec<Rule> {
         self.rules_where(|status| matches!(status, RuleStatus::Fail { .. }))

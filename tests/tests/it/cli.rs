@@ -422,7 +422,7 @@ fn caravan_trade_cli_anchor_disclose_check_sco() {
     };
     let out = check(&heavy);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL     weights"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL    weights"));
     let out = check(&good);
     assert!(
         out.status.success(),
