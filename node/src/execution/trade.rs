@@ -357,24 +357,10 @@ pub fn apply<V: StateView>(
             fields,
         } => {
             let key = tkeys::document(document);
-            let Some(mut d) = state.get::<DocumentRecord>(&key)? else {
-                return refuse(RejectReason::NotFound, format!("no document {document}"));
+            let mut d = match issued_active(state, document, who, "amends")? {
+                Ok(d) => d,
+                Err(r) => return Ok(Err(r)),
             };
-            if &d.issuer != who {
-                return refuse(
-                    RejectReason::NotPermitted,
-                    format!(
-                        "document {document} was issued by {}; only its issuer amends it",
-                        d.issuer
-                    ),
-                );
-            }
-            if d.status != DocumentStatus::Active {
-                return refuse(
-                    RejectReason::Conflict,
-                    format!("document {document} is withdrawn"),
-                );
-            }
             if d.fields.kind_name() != fields.kind_name() {
                 return refuse(
                     RejectReason::Conflict,
@@ -404,46 +390,22 @@ pub fn apply<V: StateView>(
             ));
             let ucr = d.consignment.clone();
             state.put(key, &d);
-            if let Some(ucr) = ucr
-                && let Some(mut k) = state.get::<Consignment>(&tkeys::consignment(&ucr))?
-            {
-                revalidate(state, &mut k)?;
-                state.put(tkeys::consignment(&ucr), &k);
-            }
+            revalidate_consignment(state, ucr.as_deref())?;
             Ok(Ok(()))
         }
         Body::WithdrawDocument { document, reason } => {
             let key = tkeys::document(document);
-            let Some(mut d) = state.get::<DocumentRecord>(&key)? else {
-                return refuse(RejectReason::NotFound, format!("no document {document}"));
+            let mut d = match issued_active(state, document, who, "withdraws")? {
+                Ok(d) => d,
+                Err(r) => return Ok(Err(r)),
             };
-            if &d.issuer != who {
-                return refuse(
-                    RejectReason::NotPermitted,
-                    format!(
-                        "document {document} was issued by {}; only its issuer withdraws it",
-                        d.issuer
-                    ),
-                );
-            }
-            if d.status != DocumentStatus::Active {
-                return refuse(
-                    RejectReason::Conflict,
-                    format!("document {document} is already withdrawn"),
-                );
-            }
             d.status = DocumentStatus::Withdrawn {
                 reason: reason.clone(),
                 tx: id,
             };
             let ucr = d.consignment.clone();
             state.put(key, &d);
-            if let Some(ucr) = ucr
-                && let Some(mut k) = state.get::<Consignment>(&tkeys::consignment(&ucr))?
-            {
-                revalidate(state, &mut k)?;
-                state.put(tkeys::consignment(&ucr), &k);
-            }
+            revalidate_consignment(state, ucr.as_deref())?;
             Ok(Ok(()))
         }
         Body::OpenConsignment { ucr, legs, parties } => {
@@ -735,6 +697,51 @@ fn write_document<V: StateView>(
             status: DocumentStatus::Active,
         },
     );
+    Ok(())
+}
+
+/// The document, if it exists, was issued by `who` and is active; otherwise the refusal.
+fn issued_active<V: StateView>(
+    state: &TxState<'_, V>,
+    document: &TxId,
+    who: &ParticipantId,
+    verb: &str,
+) -> Result<Result<DocumentRecord, Rejection>, StateError> {
+    let Some(d) = state.get::<DocumentRecord>(&tkeys::document(document))? else {
+        return Ok(Err(Rejection::new(
+            RejectReason::NotFound,
+            format!("no document {document}"),
+        )));
+    };
+    if &d.issuer != who {
+        return Ok(Err(Rejection::new(
+            RejectReason::NotPermitted,
+            format!(
+                "document {document} was issued by {}; only its issuer {verb} it",
+                d.issuer
+            ),
+        )));
+    }
+    if d.status != DocumentStatus::Active {
+        return Ok(Err(Rejection::new(
+            RejectReason::Conflict,
+            format!("document {document} is withdrawn"),
+        )));
+    }
+    Ok(Ok(d))
+}
+
+/// Re-runs the rules of the consignment `ucr` (if any) and stores its report.
+fn revalidate_consignment<V: StateView>(
+    state: &mut TxState<'_, V>,
+    ucr: Option<&str>,
+) -> Result<(), StateError> {
+    if let Some(ucr) = ucr
+        && let Some(mut k) = state.get::<Consignment>(&tkeys::consignment(ucr))?
+    {
+        revalidate(state, &mut k)?;
+        state.put(tkeys::consignment(ucr), &k);
+    }
     Ok(())
 }
 
