@@ -29,6 +29,10 @@ fn demo_exit_succeeds() {
     assert!(stdout.contains("VERIFIED commercial invoice"), "{stdout}");
     assert!(stdout.contains("FAIL    weights"), "{stdout}");
     assert!(stdout.contains("all 11 rules pass"), "{stdout}");
+    assert!(
+        stdout.contains("recomputed offline from 2 verified attestation bundles"),
+        "{stdout}"
+    );
     assert!(stdout.contains("double_financing"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'signature'"), "{stdout}");
     assert!(stdout.contains("REFUSED at link 'certificate'"), "{stdout}");
