@@ -27,7 +27,7 @@ use crate::node::{AdmitError, Shared};
 const MAX_JSON_TX_BYTES: usize = 4 * MAX_TRANSACTION_BYTES;
 /// Largest relay batch body.
 const MAX_RELAY_BYTES: usize = 16 * 1024 * 1024;
-/// How long admission waits for this node to apply a block that may register an unknown signer.
+/// How long admission waits for this node to apply a block that may create an unknown signer or record.
 const UNKNOWN_SIGNER_GRACE: Duration = Duration::from_secs(2);
 /// How long `?wait=commit` waits at most.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -171,15 +171,18 @@ async fn submit(
         bytes.to_vec()
     };
     let mut height_rx = shared.height.subscribe();
-    // A signer registered in a block that this node has not applied yet (the client saw it
-    // committed through another node) gets a short grace: re-check as blocks arrive.
+    // A signer or a record (consignment, document...) created in a block that this node has not
+    // applied yet (the client saw it committed through another node) gets a short grace:
+    // re-check as blocks arrive.
     let grace = tokio::time::Instant::now() + UNKNOWN_SIGNER_GRACE;
     let id = loop {
         match shared.admit(tx.clone(), size) {
             Ok(id) => break id,
             Err(AdmitError::Rejected(r))
-                if r.reason == RejectReason::UnknownSigner
-                    && tokio::time::Instant::now() < grace =>
+                if matches!(
+                    r.reason,
+                    RejectReason::UnknownSigner | RejectReason::NotFound
+                ) && tokio::time::Instant::now() < grace =>
             {
                 if tokio::time::timeout_at(grace, height_rx.changed())
                     .await

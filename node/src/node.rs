@@ -132,16 +132,20 @@ pub enum AdmitError {
     Internal(String),
 }
 
-/// How to run a node.
-#[derive(Clone, Debug)]
+/// How to run a node; also the node's command-line options.
+#[derive(Clone, Debug, clap::Args)]
 pub struct NodeOptions {
-    /// Data folder (store, WAL).
+    /// Data folder: the ledger store and the consensus WAL.
+    #[arg(long)]
     pub home: PathBuf,
-    /// The genesis file.
+    /// The signed genesis file.
+    #[arg(long)]
     pub genesis: PathBuf,
-    /// This node's agency.
+    /// This node's agency id, as in the genesis.
+    #[arg(long)]
     pub agency: AgencyId,
-    /// Folder with the agency's key files (`validator.key`, `network.key`).
+    /// Folder with the agency's key files (validator.key, network.key).
+    #[arg(long)]
     pub keys: PathBuf,
 }
 

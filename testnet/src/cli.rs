@@ -7,8 +7,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use caravan_sdk::ids::AgencyId;
-
 use crate::federation::{Federation, Launcher, TestnetFile, alive, terminate};
 
 /// Local Caravan federations.
@@ -49,18 +47,8 @@ enum Command {
     /// Run one validator (used by the federation; same options as caravan-node).
     #[command(hide = true)]
     Node {
-        /// Data folder.
-        #[arg(long)]
-        home: PathBuf,
-        /// Genesis file.
-        #[arg(long)]
-        genesis: PathBuf,
-        /// Agency id.
-        #[arg(long)]
-        agency: AgencyId,
-        /// Key folder.
-        #[arg(long)]
-        keys: PathBuf,
+        #[command(flatten)]
+        options: caravan_node::node::NodeOptions,
     },
 }
 
@@ -118,19 +106,6 @@ pub fn main() -> anyhow::Result<()> {
                 e
             })
         }
-        Command::Node {
-            home,
-            genesis,
-            agency,
-            keys,
-        } => caravan_node::node::run_process(
-            caravan_node::node::NodeOptions {
-                home,
-                genesis,
-                agency,
-                keys,
-            },
-            false,
-        ),
+        Command::Node { options } => caravan_node::node::run_process(options, false),
     }
 }
