@@ -111,14 +111,8 @@ pub(crate) fn signed_reader(
 
 /// The ids stored under an index prefix (`prefix/<32 bytes>`).
 fn ids_under(reader: &Reader, prefix: &[u8]) -> Result<Vec<TxId>, Response> {
-    let prefix = tkeys::child(prefix, b"");
-    let mut out = Vec::new();
-    for (key, _) in reader.scan(&prefix).map_err(internal)? {
-        if let Ok(bytes) = <[u8; 32]>::try_from(&key[prefix.len()..]) {
-            out.push(TxId(caravan_sdk::hash::Digest(bytes)));
-        }
-    }
-    Ok(out)
+    let entries = reader.scan(&tkeys::child(prefix, b"")).map_err(internal)?;
+    Ok(crate::execution::ids_in_index(prefix, entries))
 }
 
 /// `GET /v1/sco/{code}`.

@@ -22,7 +22,6 @@ use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, keys}
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
-const BLOCK_IDS: TableDefinition<&[u8], u64> = TableDefinition::new("block_ids");
 const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
@@ -126,7 +125,6 @@ impl Store {
             // Create the other tables so readers never see them missing.
             txn.open_table(BLOCKS).map_err(db)?;
             txn.open_table(CERTIFICATES).map_err(db)?;
-            txn.open_table(BLOCK_IDS).map_err(db)?;
             txn.open_table(TRANSACTIONS).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
         }
@@ -197,10 +195,6 @@ impl Store {
             txn.open_table(CERTIFICATES)
                 .map_err(db)?
                 .insert(height, codec::encode(certificate).as_slice())
-                .map_err(db)?;
-            txn.open_table(BLOCK_IDS)
-                .map_err(db)?
-                .insert(block_id.0.as_bytes().as_slice(), height)
                 .map_err(db)?;
             let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
             for (tx, receipt) in block.transactions.iter().zip(&effects.receipts) {

@@ -13,7 +13,7 @@ mod types;
 
 pub use block::{BlockError, build_block, execute, verify_block};
 pub use state::{Entries, Overlay, StateError, StateView, TxState, keys};
-pub use trade::{report_hash, tkeys};
+pub use trade::{ids_in_index, report_hash, tkeys};
 pub use tx::{Context, admit, execute_tx};
 pub use types::{BlockEffects, Participant, Tip};
 

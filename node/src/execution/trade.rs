@@ -100,14 +100,20 @@ pub mod tkeys {
 
 /// The ids stored under an index prefix (`prefix/<32 bytes>`).
 fn index_ids<V: StateView>(state: &TxState<'_, V>, prefix: &[u8]) -> Result<Vec<TxId>, StateError> {
-    let mut out = Vec::new();
-    for (key, _) in state.scan(&tkeys::child(prefix, b""))? {
-        let tail = &key[prefix.len() + 1..];
-        if let Ok(bytes) = <[u8; 32]>::try_from(tail) {
-            out.push(TxId(Digest(bytes)));
-        }
-    }
-    Ok(out)
+    Ok(ids_in_index(
+        prefix,
+        state.scan(&tkeys::child(prefix, b""))?,
+    ))
+}
+
+/// The ids in the entries of an index under `prefix` (keys `prefix/<32 bytes>`), as returned by
+/// a scan of `prefix/`.
+pub fn ids_in_index(prefix: &[u8], entries: super::Entries) -> Vec<TxId> {
+    entries
+        .into_iter()
+        .filter_map(|(key, _)| <[u8; 32]>::try_from(key.get(prefix.len() + 1..)?).ok())
+        .map(|bytes| TxId(Digest(bytes)))
+        .collect()
 }
 
 /// The hash agencies cite when they attest a report.
