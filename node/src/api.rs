@@ -16,7 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use caravan_sdk::api::{ApiError, CertifiedBlock, Checkpoint, Health, TxStatus, http_status_of};
+use caravan_sdk::api::{
+    ApiError, BatchItem, BatchResponse, CertifiedBlock, Checkpoint, Health, MAX_BATCH_TRANSACTIONS,
+    TxStatus, http_status_of,
+};
 use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
 use caravan_sdk::ids::{Height, TxId};
 use caravan_sdk::tx::{Outcome, RejectReason, Rejection, SignedTx};
@@ -38,6 +41,7 @@ static OPENAPI: &str = include_str!("../../docs/openapi.json");
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/tx", post(submit))
+        .route("/v1/txs", post(submit_batch))
         .route("/v1/relay", post(relay))
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
@@ -230,38 +234,194 @@ async fn submit(
     }
 }
 
+/// The transactions of a batch body: a definite CBOR array of canonical transaction byte strings.
+fn decode_batch(bytes: &[u8]) -> Result<Vec<&[u8]>, Response> {
+    let mut decoder = minicbor::Decoder::new(bytes);
+    let count = match decoder.array() {
+        Ok(Some(n)) if n as usize <= MAX_BATCH_TRANSACTIONS => n as usize,
+        _ => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!(
+                    "body must be a definite CBOR array of at most {MAX_BATCH_TRANSACTIONS} \
+                     transactions"
+                ),
+            ));
+        }
+    };
+    let mut items = Vec::with_capacity(count);
+    for i in 0..count {
+        let Ok(tx) = decoder.bytes() else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("array item {i} is not a byte string"),
+            ));
+        };
+        items.push(tx);
+    }
+    if decoder.position() != bytes.len() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "trailing bytes after the array",
+        ));
+    }
+    Ok(items)
+}
+
+/// Decodes each item and admits the decodable ones together (signatures batch-verified off the
+/// async workers). One result per item, in order.
+async fn admit_items(
+    shared: &Arc<Shared>,
+    items: &[&[u8]],
+) -> Result<Vec<Result<TxId, Rejection>>, Response> {
+    let mut results: Vec<Option<Result<TxId, Rejection>>> = Vec::with_capacity(items.len());
+    let mut decoded = Vec::with_capacity(items.len());
+    for bytes in items {
+        match SignedTx::from_bytes(bytes) {
+            Ok(tx) => {
+                decoded.push((tx, bytes.len()));
+                results.push(None);
+            }
+            Err(r) => results.push(Some(Err(r))),
+        }
+    }
+    let worker = Arc::clone(shared);
+    let admitted = tokio::task::spawn_blocking(move || worker.admit_many(decoded))
+        .await
+        .map_err(internal)?;
+    let mut admitted = admitted.into_iter();
+    let mut out = Vec::with_capacity(results.len());
+    for slot in results {
+        out.push(match slot {
+            Some(r) => r,
+            None => match admitted.next() {
+                Some(Ok(id)) => Ok(id),
+                Some(Err(AdmitError::Rejected(r))) => Err(r),
+                Some(Err(AdmitError::Internal(e))) => {
+                    return Err(internal(e));
+                }
+                None => return Err(internal("admission lost a transaction")),
+            },
+        });
+    }
+    Ok(out)
+}
+
+async fn submit_batch(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<SubmitQuery>,
+    body: Body,
+) -> Response {
+    let wait = match q.wait.as_deref() {
+        None => false,
+        Some("commit") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("wait must be \"commit\", found {other:?}"),
+            );
+        }
+    };
+    let bytes = match read_body(body, MAX_RELAY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let items = match decode_batch(&bytes) {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let mut height_rx = shared.height.subscribe();
+    let admitted = match admit_items(&shared, &items).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut results = Vec::with_capacity(admitted.len());
+    let mut count = 0u32;
+    for (bytes, outcome) in items.iter().zip(admitted) {
+        results.push(match outcome {
+            Ok(tx_id) => {
+                count += 1;
+                // Best effort: a full relay queue only delays inclusion until this node proposes.
+                let _ = shared.relay.try_send(bytes.to_vec());
+                BatchItem::Pending { tx_id }
+            }
+            Err(r) => BatchItem::Refused {
+                error: r.reason.as_str().to_string(),
+                detail: r.detail,
+            },
+        });
+    }
+    if wait {
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            match finalise(&shared, &mut results) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(r) => return r,
+            }
+            match tokio::time::timeout_at(deadline, height_rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return internal("node is stopping"),
+                // Those still pending are reported as such; the client polls them.
+                Err(_) => break,
+            }
+        }
+    }
+    axum::Json(BatchResponse {
+        admitted: count,
+        results,
+    })
+    .into_response()
+}
+
+/// Turns pending items that are now in a certified block into their final status. True when
+/// none is pending.
+fn finalise(shared: &Shared, results: &mut [BatchItem]) -> Result<bool, Response> {
+    let reader = shared.store.reader().map_err(internal)?;
+    let mut done = true;
+    for item in results.iter_mut() {
+        let BatchItem::Pending { tx_id } = item else {
+            continue;
+        };
+        match reader.tx(tx_id).map_err(internal)? {
+            Some(record) => {
+                let height = record.receipt.height;
+                *item = match record.receipt.outcome {
+                    Outcome::Accepted => BatchItem::Committed {
+                        tx_id: *tx_id,
+                        height,
+                    },
+                    Outcome::Rejected { rejection } => BatchItem::Rejected {
+                        tx_id: *tx_id,
+                        height,
+                        reason: rejection.reason,
+                    },
+                };
+            }
+            None => done = false,
+        }
+    }
+    Ok(done)
+}
+
 async fn relay(State(shared): State<Arc<Shared>>, body: Body) -> Response {
     let bytes = match read_body(body, MAX_RELAY_BYTES).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let mut decoder = minicbor::Decoder::new(&bytes);
-    let count = match decoder.array() {
-        Ok(Some(n)) if n <= 4096 => n,
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                "relay body must be a definite CBOR array of at most 4096 transactions",
-            );
-        }
+    let items = match decode_batch(&bytes) {
+        Ok(items) => items,
+        Err(r) => return r,
     };
-    let mut admitted = 0u64;
-    for _ in 0..count {
-        let Ok(tx_bytes) = decoder.bytes() else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                "relay array items must be byte strings",
-            );
-        };
-        // Each relayed transaction goes through full admission; duplicates are expected.
-        if let Ok(tx) = SignedTx::from_bytes(tx_bytes)
-            && shared.admit(tx, tx_bytes.len()).is_ok()
-        {
-            admitted += 1;
-        }
-    }
+    // Each relayed transaction goes through full admission; duplicates are expected.
+    let admitted = match admit_items(&shared, &items).await {
+        Ok(a) => a.iter().filter(|r| r.is_ok()).count(),
+        Err(r) => return r,
+    };
     (
         StatusCode::OK,
         axum::Json(serde_json::json!({ "admitted": admitted })),

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use caravan_sdk::block::{Block, ValidatorSet};
 use caravan_sdk::genesis::Genesis;
-use caravan_sdk::ids::{AgencyId, ChainId, Height};
+use caravan_sdk::ids::{AgencyId, ChainId, Height, TxId};
 use caravan_sdk::keys::{Keypair, read_key_file};
 use caravan_sdk::tx::{Rejection, SignedTx};
 
@@ -28,9 +28,12 @@ use crate::consensus::app::App;
 use crate::consensus::codec::BorshCodec;
 use crate::consensus::signing::{ValidatorSigner, ValidatorVerifier};
 use crate::consensus::types::{Address, CaravanContext, PrivateKey};
-use crate::execution::{Context, admit};
+use crate::execution::{Context, Verified, admit};
 use crate::mempool::Mempool;
 use crate::store::Store;
+
+/// Signatures remembered as verified (about 100 bytes each): several full blocks' worth.
+const VERIFIED_CAPACITY: usize = 1 << 18;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -67,6 +70,8 @@ pub struct Shared {
     pub store: Store,
     /// Pending transactions.
     pub mempool: Mutex<Mempool>,
+    /// Signatures this node has verified.
+    pub verified: Verified,
     /// Woken when a transaction is admitted.
     pub mempool_notify: Notify,
     /// The committed height, for waiters.
@@ -79,38 +84,73 @@ pub struct Shared {
 
 impl Shared {
     /// Admission: checks a transaction against the committed state and adds it to the mempool.
-    pub fn admit(&self, tx: SignedTx, size: usize) -> Result<caravan_sdk::ids::TxId, AdmitError> {
-        let id = tx.id();
-        let reader = self
-            .store
-            .reader()
-            .map_err(|e| AdmitError::Internal(e.to_string()))?;
-        let tip = self
-            .store
-            .tip()
-            .map_err(|e| AdmitError::Internal(e.to_string()))?;
+    pub fn admit(&self, tx: SignedTx, size: usize) -> Result<TxId, AdmitError> {
+        self.admit_many(vec![(tx, size)])
+            .pop()
+            .unwrap_or_else(|| Err(AdmitError::Internal("admission lost a transaction".into())))
+    }
+
+    /// Admits several transactions, their signatures verified together in batches over all
+    /// cores; one result per transaction, in order.
+    pub fn admit_many(&self, txs: Vec<(SignedTx, usize)>) -> Vec<Result<TxId, AdmitError>> {
+        let internal = |e: &dyn std::fmt::Display| AdmitError::Internal(e.to_string());
+        let reader = match self.store.reader() {
+            Ok(r) => r,
+            Err(e) => return txs.iter().map(|_| Err(internal(&e))).collect(),
+        };
+        let tip = match self.store.tip() {
+            Ok(t) => t,
+            Err(e) => return txs.iter().map(|_| Err(internal(&e))).collect(),
+        };
+        if txs.len() > 1 {
+            let signed: Vec<SignedTx> = txs.iter().map(|(tx, _)| tx.clone()).collect();
+            if let Err(e) = self.verified.preverify(&reader, &signed) {
+                return txs.iter().map(|_| Err(internal(&e))).collect();
+            }
+        }
         let ctx = Context {
             chain_id: &self.chain_id,
             height: tip.height.next(),
             time_ms: now_ms().max(tip.time_ms),
+            verified: &self.verified,
         };
-        let checked = admit(&reader, &ctx, &tx).map_err(|e| AdmitError::Internal(e.to_string()))?;
-        if let Err(rejection) = checked {
-            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(AdmitError::Rejected(rejection));
+        let mut results = Vec::with_capacity(txs.len());
+        let mut admitted = 0;
+        for (tx, size) in txs {
+            let id = tx.id();
+            let checked = match admit(&reader, &ctx, &tx) {
+                Ok(c) => c,
+                Err(e) => {
+                    results.push(Err(internal(&e)));
+                    continue;
+                }
+            };
+            let inserted = match checked {
+                Err(rejection) => Err(rejection),
+                Ok(()) => match self.mempool.lock() {
+                    Ok(mut pool) => pool.insert(id, tx, size),
+                    Err(_) => {
+                        results.push(Err(internal(&"mempool lock poisoned")));
+                        continue;
+                    }
+                },
+            };
+            match inserted {
+                Ok(()) => {
+                    admitted += 1;
+                    results.push(Ok(id));
+                }
+                Err(rejection) => {
+                    self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                    results.push(Err(AdmitError::Rejected(rejection)));
+                }
+            }
         }
-        let mut pool = self
-            .mempool
-            .lock()
-            .map_err(|_| AdmitError::Internal("mempool lock poisoned".into()))?;
-        if let Err(rejection) = pool.insert(id, tx, size) {
-            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(AdmitError::Rejected(rejection));
+        if admitted > 0 {
+            self.metrics.admitted.fetch_add(admitted, Ordering::Relaxed);
+            self.mempool_notify.notify_waiters();
         }
-        drop(pool);
-        self.metrics.admitted.fetch_add(1, Ordering::Relaxed);
-        self.mempool_notify.notify_waiters();
-        Ok(id)
+        results
     }
 
     /// Called after a block is durable.
@@ -275,6 +315,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
             genesis.content.params.mempool_max_transactions as usize,
         )),
         mempool_notify: Notify::new(),
+        verified: Verified::new(VERIFIED_CAPACITY),
         height: height_tx,
         relay: relay_tx,
         metrics: Metrics::default(),

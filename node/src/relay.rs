@@ -2,19 +2,27 @@
 //! can include a transaction submitted at any node. Best effort and batched: a peer that is down
 //! misses the relay, and the transaction still commits through the nodes that have it.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 /// Most transactions in one relay request.
 const MAX_BATCH: usize = 512;
 
-/// Runs the relay loop until the node stops (the sender is dropped).
+/// Relay bodies waiting for one peer; a peer that falls this far behind misses batches.
+const PEER_QUEUE: usize = 64;
+
+/// Runs the relay loop until the node stops (the sender is dropped): batches what arrives and
+/// hands each batch to one sender thread per peer, so that a slow or absent peer delays nobody.
 pub fn run(rx: Receiver<Vec<u8>>, peers: Vec<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let senders: Vec<SyncSender<Arc<Vec<u8>>>> = peers
+        .into_iter()
+        .map(|peer| {
+            let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(PEER_QUEUE);
+            std::thread::spawn(move || send_loop(rx, peer));
+            tx
+        })
+        .collect();
     loop {
         let first = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(tx) => tx,
@@ -29,23 +37,31 @@ pub fn run(rx: Receiver<Vec<u8>>, peers: Vec<String>) {
             }
         }
         // The batch travels as a CBOR array of transaction byte strings.
-        let mut body = Vec::new();
-        let mut encoder = minicbor::Encoder::new(&mut body);
-        let written = encoder
-            .array(batch.len() as u64)
-            .and_then(|e| batch.iter().try_for_each(|tx| e.bytes(tx).map(|_| ())));
-        if written.is_err() {
-            continue;
-        }
-        for peer in &peers {
-            let url = format!("{peer}/v1/relay");
-            if let Err(e) = agent
-                .post(&url)
-                .header("content-type", "application/cbor")
-                .send(&body[..])
-            {
-                tracing::debug!(%url, error = %e, "relay failed");
+        let body = Arc::new(caravan_sdk::api::encode_batch(
+            batch.iter().map(|tx| &tx[..]),
+        ));
+        for sender in &senders {
+            if let Err(TrySendError::Full(_)) = sender.try_send(Arc::clone(&body)) {
+                tracing::debug!("relay queue of a peer is full; batch skipped for it");
             }
+        }
+    }
+}
+
+fn send_loop(rx: Receiver<Arc<Vec<u8>>>, peer: String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{peer}/v1/relay");
+    while let Ok(body) = rx.recv() {
+        if let Err(e) = agent
+            .post(&url)
+            .header("content-type", "application/cbor")
+            .send(&body[..])
+        {
+            tracing::debug!(%url, error = %e, "relay failed");
         }
     }
 }

@@ -197,13 +197,13 @@ impl Store {
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
             let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
-            for (tx, receipt) in block.transactions.iter().zip(&effects.receipts) {
+            for (id, receipt) in effects.tx_ids.iter().zip(&effects.receipts) {
                 let record = TxRecord {
                     receipt: receipt.clone(),
                     block_id,
                 };
                 txs.insert(
-                    tx.id().0.as_bytes().as_slice(),
+                    id.0.as_bytes().as_slice(),
                     codec::encode(&record).as_slice(),
                 )
                 .map_err(db)?;
@@ -409,7 +409,7 @@ mod tests {
     use caravan_sdk::tx::{Body, Role, UnsignedTx};
 
     use super::*;
-    use crate::execution::build_block;
+    use crate::execution::{Verified, build_block};
 
     fn test_genesis(name: &str) -> (Genesis, Keypair) {
         let admin = Keypair::from_seed(&[3; 32]);
@@ -465,7 +465,9 @@ mod tests {
             validators.hash(),
             validators.validators[0].public_key,
             vec![tx.clone()],
+            &Verified::new(64),
         )
+        .map(|b| (b.block, b.effects))
         .expect("build");
         drop(reader);
         let certificate = CommitCertificate {

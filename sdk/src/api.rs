@@ -61,6 +61,65 @@ impl TxStatus {
     }
 }
 
+/// Most transactions in one batch submission (`POST /v1/txs`).
+pub const MAX_BATCH_TRANSACTIONS: usize = 4096;
+
+/// The body of a batch submission: a definite CBOR array of byte strings, each a canonical
+/// transaction.
+pub fn encode_batch<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut encoder = minicbor::Encoder::new(&mut body);
+    // Writing to a Vec cannot fail.
+    let _ = encoder.array(items.len() as u64);
+    for item in items {
+        let _ = encoder.bytes(item);
+    }
+    body
+}
+
+/// One transaction's answer in a batch submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BatchItem {
+    /// Refused at admission; nothing changed.
+    Refused {
+        /// Stable snake_case reason, as in [`ApiError`].
+        error: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Admitted, waiting for a block (or not committed before the wait ended).
+    Pending {
+        /// The transaction.
+        tx_id: TxId,
+    },
+    /// In a durable, certified block, and applied.
+    Committed {
+        /// The transaction.
+        tx_id: TxId,
+        /// The block's height.
+        height: Height,
+    },
+    /// In a durable, certified block, but refused at execution.
+    Rejected {
+        /// The transaction.
+        tx_id: TxId,
+        /// The block's height.
+        height: Height,
+        /// Why.
+        reason: RejectReason,
+    },
+}
+
+/// The answer to a batch submission: one item per submitted transaction, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// How many were admitted.
+    pub admitted: u32,
+    /// Per transaction.
+    pub results: Vec<BatchItem>,
+}
+
 /// A refusal at admission, mapped to an HTTP status.
 pub fn http_status_of(reason: RejectReason) -> u16 {
     match reason {

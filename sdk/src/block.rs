@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::hash::{Digest, Domain, hash, hash_parts};
-use crate::ids::{AgencyId, BlockId, ChainId, Height};
+use crate::ids::{AgencyId, BlockId, ChainId, Height, TxId};
 use crate::keys::{PublicKey, Signature};
 use crate::tx::SignedTx;
 
@@ -83,8 +83,13 @@ impl Block {
 
 /// The root over a block's transaction ids, in order.
 pub fn transactions_root(transactions: &[SignedTx]) -> Digest {
-    let ids: Vec<[u8; 32]> = transactions.iter().map(|t| t.id().0.0).collect();
-    let parts: Vec<&[u8]> = ids.iter().map(|id| id.as_slice()).collect();
+    let ids: Vec<TxId> = transactions.iter().map(|t| t.id()).collect();
+    transactions_root_of_ids(&ids)
+}
+
+/// [`transactions_root`] from the transactions' ids, in block order.
+pub fn transactions_root_of_ids(ids: &[TxId]) -> Digest {
+    let parts: Vec<&[u8]> = ids.iter().map(|id| id.0.as_bytes().as_slice()).collect();
     hash_parts(Domain::TransactionsRoot, &parts)
 }
 

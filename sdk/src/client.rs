@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::api::{ApiError, CertifiedBlock, Checkpoint, Health, TxStatus};
+use crate::api::{
+    ApiError, BatchResponse, CertifiedBlock, Checkpoint, Health, TxStatus, encode_batch,
+};
 use crate::bundle::ProofBundle;
 use crate::ids::{Height, TxId};
 use crate::merkle::ConsistencyProof;
@@ -181,6 +183,37 @@ impl Client {
     /// durable, certified block on this node.
     pub fn submit(&self, tx: &SignedTx, wait: bool) -> Result<TxStatus, ClientError> {
         self.submit_raw("application/cbor", &tx.to_bytes(), wait)
+    }
+
+    /// Submits several transactions in one request (a CBOR array of canonical transactions).
+    /// With `wait`, the answer comes when every admitted one is in a certified block, or after
+    /// the node's longest wait with those still pending.
+    pub fn submit_batch(&self, txs: &[SignedTx], wait: bool) -> Result<BatchResponse, ClientError> {
+        let bytes: Vec<Vec<u8>> = txs.iter().map(|tx| tx.to_bytes()).collect();
+        self.submit_batch_encoded(&encode_batch(bytes.iter().map(|b| &b[..])), wait)
+    }
+
+    /// [`Client::submit_batch`] with a body already made by [`encode_batch`].
+    pub fn submit_batch_encoded(
+        &self,
+        body: &[u8],
+        wait: bool,
+    ) -> Result<BatchResponse, ClientError> {
+        let url = format!(
+            "{}/v1/txs{}",
+            self.base,
+            if wait { "?wait=commit" } else { "" }
+        );
+        let response = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/cbor")
+            .send(body);
+        let body = self.finish(&url, response)?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
+            url,
+            reason: format!("unexpected answer: {e}"),
+        })
     }
 
     /// Where a transaction stands.

@@ -1,11 +1,15 @@
-//! Ed25519 keys and signatures, with one verification rule everywhere: ed25519-dalek's
-//! `verify_strict` (no batching), used by the node, the SDK and the CLI alike (ADR 0004). Weak
-//! (small-order) public keys are refused wherever a key enters the system.
+//! Ed25519 keys and signatures, with one verification rule everywhere: the ZIP 215 rule of
+//! ed25519-zebra, whose batch verification accepts exactly the signatures that single
+//! verification accepts (ADR 0006). The node, the SDK and the CLI all verify through this module,
+//! one signature at a time ([`PublicKey::verify`]) or many at once ([`verify_many`]), and get the
+//! same answer either way. Weak (small-order) public keys are refused wherever a key enters the
+//! system. Signing uses ed25519-dalek, whose secret keys are wiped from memory when dropped.
 
 use core::fmt;
 use std::path::Path;
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use getrandom::rand_core;
 use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -42,13 +46,33 @@ pub enum KeyError {
     },
 }
 
+/// Keys already found valid: checking a key decompresses a curve point (about 10 us), and the
+/// same few participant keys are decoded from state for every transaction. The check is a pure
+/// function of the bytes, so remembering its positive answers changes no result.
+static VALID_KEYS: std::sync::Mutex<Option<std::collections::HashSet<[u8; 32]>>> =
+    std::sync::Mutex::new(None);
+/// Valid keys remembered at most (the set is emptied when full).
+const VALID_KEYS_MAX: usize = 1 << 16;
+
 impl PublicKey {
     /// Checks `bytes` are a valid, non-weak ed25519 public key.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
+        if let Ok(known) = VALID_KEYS.lock()
+            && known.as_ref().is_some_and(|k| k.contains(&bytes))
+        {
+            return Ok(PublicKey(bytes));
+        }
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| KeyError::InvalidKey(hex::encode(bytes)))?;
         if key.is_weak() {
             return Err(KeyError::WeakKey(hex::encode(bytes)));
+        }
+        if let Ok(mut known) = VALID_KEYS.lock() {
+            let set = known.get_or_insert_with(Default::default);
+            if set.len() >= VALID_KEYS_MAX {
+                set.clear();
+            }
+            set.insert(bytes);
         }
         Ok(PublicKey(bytes))
     }
@@ -73,14 +97,48 @@ impl PublicKey {
         hex::encode(self.0)
     }
 
-    /// Verifies `signature` over `message` with the protocol's single rule (`verify_strict`).
+    /// Verifies `signature` over `message` with the protocol's rule.
     pub fn verify(&self, message: &Digest, signature: &Signature) -> Result<(), KeyError> {
-        let key =
-            VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidKey(self.to_hex()))?;
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message.as_bytes(), &sig)
+        let key = ed25519_zebra::VerificationKey::try_from(self.0)
+            .map_err(|_| KeyError::InvalidKey(self.to_hex()))?;
+        let sig = ed25519_zebra::Signature::from_bytes(&signature.0);
+        key.verify(&sig, message.as_bytes())
             .map_err(|_| KeyError::BadSignature(self.to_hex()))
     }
+}
+
+/// Signatures checked together in one batch equation by [`verify_many`].
+pub const BATCH: usize = 128;
+
+/// Verifies many signatures, in batches of [`BATCH`]: `result[i]` tells whether `items[i]`
+/// verifies. The answer is the same as calling [`PublicKey::verify`] on each item (a batch that
+/// fails is re-checked one signature at a time to find the bad ones), at about half the cost when
+/// all are valid.
+pub fn verify_many(items: &[(PublicKey, Digest, Signature)]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(BATCH) {
+        let mut batch = ed25519_zebra::batch::Verifier::new();
+        for (key, message, signature) in chunk {
+            batch.queue((
+                ed25519_zebra::VerificationKeyBytes::from(key.0),
+                ed25519_zebra::Signature::from_bytes(&signature.0),
+                message.as_bytes(),
+            ));
+        }
+        if batch
+            .verify(rand_core::UnwrapErr(getrandom::SysRng))
+            .is_ok()
+        {
+            out.extend(std::iter::repeat_n(true, chunk.len()));
+        } else {
+            out.extend(
+                chunk
+                    .iter()
+                    .map(|(key, message, signature)| key.verify(message, signature).is_ok()),
+            );
+        }
+    }
+    out
 }
 
 impl Signature {
@@ -371,10 +429,12 @@ mod tests {
             "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
         )
         .expect("hex");
-        let signature = ed25519_dalek::Signature::from_slice(&signature).expect("64 bytes");
-        let verifying = VerifyingKey::from_bytes(&key.public().to_bytes()).expect("key");
-        assert!(verifying.verify_strict(b"", &signature).is_ok());
-        assert!(verifying.verify_strict(b"x", &signature).is_err());
+        let signature: [u8; 64] = signature.try_into().expect("64 bytes");
+        let verifying =
+            ed25519_zebra::VerificationKey::try_from(key.public().to_bytes()).expect("key");
+        let signature = ed25519_zebra::Signature::from_bytes(&signature);
+        assert!(verifying.verify(&signature, b"").is_ok());
+        assert!(verifying.verify(&signature, b"x").is_err());
     }
 
     #[test]
@@ -391,14 +451,122 @@ mod tests {
     }
 
     #[test]
-    fn strict_rule_rejects_small_order_r() {
-        // A signature whose R is the identity and s = 0 verifies under the cofactored, lax
-        // equation for some keys; verify_strict refuses it.
+    fn identity_r_and_zero_s_is_refused_for_a_non_weak_key() {
+        // R = identity, s = 0 satisfies the cofactored equation only if [8][k]A is the identity,
+        // i.e. for small-order keys, which are refused when parsed.
         let key = Keypair::from_seed(&[9; 32]);
         let mut sig = [0u8; 64];
         sig[0] = 1;
         let msg = hash(Domain::Vote, b"x");
         assert!(key.public().verify(&msg, &Signature(sig)).is_err());
+    }
+
+    fn signed(n: u8) -> (PublicKey, Digest, Signature) {
+        let key = Keypair::from_seed(&[n % 5; 32]);
+        let message = hash(Domain::Vote, &[n]);
+        (key.public(), message, key.sign(&message))
+    }
+
+    #[test]
+    fn batches_agree_with_single_verification() {
+        let mut items: Vec<_> = (0..=255u8).map(signed).collect();
+        assert!(verify_many(&items).iter().all(|ok| *ok));
+        // Damage a few: wrong message, flipped signature bit, signature of another key.
+        items[3].1 = hash(Domain::Vote, b"other");
+        items[130].2.0[40] ^= 0x10;
+        items[200].2 = signed(201).2;
+        let batch = verify_many(&items);
+        let single: Vec<bool> = items
+            .iter()
+            .map(|(k, m, s)| k.verify(m, s).is_ok())
+            .collect();
+        assert_eq!(batch, single);
+        assert_eq!(
+            batch
+                .iter()
+                .enumerate()
+                .filter(|(_, ok)| !**ok)
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>(),
+            vec![3, 130, 200]
+        );
+        assert!(verify_many(&[]).is_empty());
+    }
+
+    /// A signature by `seed` over `message` whose R carries a small-order component: valid under
+    /// the cofactored (ZIP 215) equation, refused by a cofactorless check.
+    fn signature_with_torsion_in_r(seed: [u8; 32], message: &Digest) -> (PublicKey, Signature) {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::scalar::{Scalar, clamp_integer};
+        use sha2::{Digest as _, Sha512};
+        let expanded: [u8; 64] = Sha512::digest(seed).into();
+        let mut lower = [0u8; 32];
+        lower.copy_from_slice(&expanded[..32]);
+        let a = Scalar::from_bytes_mod_order(clamp_integer(lower));
+        let public = Keypair::from_seed(&seed).public();
+        // The point of order 2, (0, -1).
+        let mut t = [0xff; 32];
+        t[0] = 0xec;
+        t[31] = 0x7f;
+        let torsion = CompressedEdwardsY(t).decompress().expect("order-2 point");
+        assert!(torsion.is_small_order());
+        let r = Scalar::from_bytes_mod_order([42; 32]);
+        let big_r = (r * B + torsion).compress();
+        let k: [u8; 64] = Sha512::new()
+            .chain_update(big_r.as_bytes())
+            .chain_update(public.to_bytes())
+            .chain_update(message.as_bytes())
+            .finalize()
+            .into();
+        let s = r + Scalar::from_bytes_mod_order_wide(&k) * a;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(big_r.as_bytes());
+        sig[32..].copy_from_slice(s.as_bytes());
+        (public, Signature(sig))
+    }
+
+    #[test]
+    fn torsion_in_r_is_judged_alike_by_single_and_batch_verification() {
+        let message = hash(Domain::Vote, b"edge");
+        let (key, sig) = signature_with_torsion_in_r([11; 32], &message);
+        // Cofactorless strict verification refuses it; the protocol's rule accepts it.
+        let strict = VerifyingKey::from_bytes(&key.to_bytes())
+            .expect("key")
+            .verify_strict(
+                message.as_bytes(),
+                &ed25519_dalek::Signature::from_bytes(&sig.0),
+            );
+        assert!(strict.is_err());
+        assert!(key.verify(&message, &sig).is_ok());
+        // In a batch with ordinary signatures, alone, and damaged: the same answers.
+        let mut items: Vec<_> = (0..20u8).map(signed).collect();
+        items.insert(7, (key, message, sig));
+        assert!(verify_many(&items).iter().all(|ok| *ok));
+        assert_eq!(verify_many(&[(key, message, sig)]), vec![true]);
+        let mut bad = sig;
+        bad.0[40] ^= 1;
+        items[7] = (key, message, bad);
+        let batch = verify_many(&items);
+        assert!(!batch[7]);
+        assert_eq!(batch.iter().filter(|ok| !**ok).count(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_damage_is_found_by_batch_and_single_alike(
+            count in 1usize..40,
+            flips in proptest::collection::vec((0usize..40, 0usize..64, 0u8..8), 0..6),
+        ) {
+            let mut items: Vec<_> = (0..count as u8).map(signed).collect();
+            for (i, byte, bit) in flips {
+                if let Some(item) = items.get_mut(i) {
+                    item.2.0[byte] ^= 1 << bit;
+                }
+            }
+            let single: Vec<bool> = items.iter().map(|(k, m, s)| k.verify(m, s).is_ok()).collect();
+            proptest::prop_assert_eq!(verify_many(&items), single);
+        }
     }
 
     #[test]

@@ -578,6 +578,15 @@ impl UnsignedTx {
         hash(Domain::TransactionSignature, &codec::encode(self))
     }
 
+    /// [`UnsignedTx::id`] and [`UnsignedTx::signing_digest`] from one encoding.
+    pub fn id_and_signing_digest(&self) -> (TxId, Digest) {
+        let bytes = codec::encode(self);
+        (
+            TxId(hash(Domain::Transaction, &bytes)),
+            hash(Domain::TransactionSignature, &bytes),
+        )
+    }
+
     /// Signs with `key`.
     pub fn sign(self, key: &Keypair) -> SignedTx {
         let signature = key.sign(&self.signing_digest());

@@ -44,6 +44,12 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measure throughput and finality under load, against the machine's signature-verification
+    /// ceiling and a central PostgreSQL baseline measured in the same run.
+    Load {
+        #[command(flatten)]
+        options: crate::load::LoadOptions,
+    },
     /// Run one validator (used by the federation; same options as caravan-node).
     #[command(hide = true)]
     Node {
@@ -105,6 +111,17 @@ pub fn main() -> anyhow::Result<()> {
                 eprintln!("\ndemo FAILED: {e:#}");
                 e
             })
+        }
+        Command::Load { options } => {
+            let (report, _) = crate::load::run(&options, Launcher::current_exe()?)?;
+            if report.lost > 0 || report.rejected > 0 {
+                anyhow::bail!(
+                    "{} transactions lost and {} valid ones rejected",
+                    report.lost,
+                    report.rejected
+                );
+            }
+            Ok(())
         }
         Command::Node { options } => caravan_node::node::run_process(options, false),
     }

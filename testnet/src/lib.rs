@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod cli;
 pub mod demo;
 pub mod federation;
+pub mod load;

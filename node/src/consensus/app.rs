@@ -26,9 +26,8 @@ use super::signing::{ValidatorSigner, proposal_signing_digest};
 use super::types::{
     Address, CaravanContext, ConsensusHeight, ProposalPart, ValidatorSet, Value, ValueId,
 };
-use crate::execution::{BlockEffects, Context, Overlay, build_block, execute_tx, verify_block};
+use crate::execution::{BlockEffects, build_block, verify_block};
 use crate::node::{Shared, now_ms};
-use caravan_sdk::tx::Outcome;
 
 /// A block seen for the current height: proposed by us, received, or synced.
 struct Undecided {
@@ -299,45 +298,33 @@ impl App {
             );
         let tip = self.shared.store.tip()?;
         let reader = self.shared.store.reader()?;
-        // Leave out transactions that can no longer be in a block (e.g. committed through
-        // another node meanwhile) and drop them from the pool; keep those that will be ordered
-        // with a rejected receipt, so that their submitters learn why.
+        // Transactions that can no longer be in a block (e.g. committed through another node
+        // meanwhile) are left out and dropped from the pool; those that will be ordered with a
+        // rejected receipt stay, so that their submitters learn why.
         let time_ms = now_ms().max(tip.time_ms);
-        let ctx = Context {
-            chain_id: &self.shared.chain_id,
-            height: tip.height.next(),
-            time_ms,
-        };
-        let mut overlay = Overlay::default();
-        let mut chosen = Vec::with_capacity(candidates.len());
-        let mut stale = Vec::new();
-        for tx in candidates {
-            let id = tx.id();
-            match execute_tx(&reader, &mut overlay, &ctx, &tx, id)? {
-                Outcome::Rejected { rejection } if rejection.reason.excludes_from_block() => {
-                    debug!(%id, %rejection, "dropping stale pending transaction");
-                    stale.push(id);
-                }
-                _ => chosen.push(tx),
-            }
-        }
-        if !stale.is_empty() {
-            self.shared
-                .mempool
-                .lock()
-                .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
-                .remove(stale.iter());
-        }
-        let proposer = self.address.0;
-        let (block, effects) = build_block(
+        let built = build_block(
             &reader,
             &self.shared.chain_id,
             &tip,
             time_ms,
             self.shared.validators.hash(),
-            proposer,
-            chosen,
+            self.address.0,
+            candidates,
+            &self.shared.verified,
         )?;
+        if !built.dropped.is_empty() {
+            debug!(
+                count = built.dropped.len(),
+                "dropping stale pending transactions"
+            );
+            let ids: Vec<_> = built.dropped.iter().map(|tx| tx.id()).collect();
+            self.shared
+                .mempool
+                .lock()
+                .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
+                .remove(ids.iter());
+        }
+        let (block, effects) = (built.block, built.effects);
         let id = block.id();
         let signer = self
             .signer
@@ -483,6 +470,7 @@ impl App {
                 self.shared.validators.hash(),
                 &block,
                 now_ms(),
+                &self.shared.verified,
             ) {
                 Ok(effects) => {
                     self.undecided.insert(
@@ -547,6 +535,7 @@ impl App {
             self.shared.validators.hash(),
             &block,
             u64::MAX / 2,
+            &self.shared.verified,
         ) {
             Ok(effects) => {
                 let header = block.header.clone();
@@ -607,12 +596,7 @@ impl App {
         self.shared
             .store
             .commit_block(&undecided.block, &sdk_certificate, &undecided.effects)?;
-        let ids: Vec<_> = undecided
-            .block
-            .transactions
-            .iter()
-            .map(|t| t.id())
-            .collect();
+        let ids = &undecided.effects.tx_ids;
         self.shared
             .mempool
             .lock()

@@ -1,7 +1,7 @@
 //! Blocks: executing a list of transactions on a parent tip, building a proposer's block, and
 //! re-executing someone else's block to check every header field.
 
-use caravan_sdk::block::{Block, Header, transactions_root};
+use caravan_sdk::block::{Block, Header, transactions_root, transactions_root_of_ids};
 use caravan_sdk::codec;
 use caravan_sdk::hash::{Digest, Domain, hash, hash_parts};
 use caravan_sdk::ids::{BlockId, ChainId, Height};
@@ -11,6 +11,7 @@ use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
 use super::state::{Overlay, StateError, StateView};
 use super::tx::{Context, execute_tx};
 use super::types::{BlockEffects, Tip};
+use super::verified::Verified;
 
 /// Why a block is refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum BlockError {
 }
 
 /// Executes `transactions` on top of `parent`: the receipts, the state writes and the new tip.
+/// A transaction that no block may carry makes the whole block invalid.
+#[allow(clippy::too_many_arguments)]
 pub fn execute<V: StateView>(
     view: &V,
     chain_id: &ChainId,
@@ -51,14 +54,46 @@ pub fn execute<V: StateView>(
     block_id: BlockId,
     time_ms: u64,
     transactions: &[SignedTx],
+    verified: &Verified,
 ) -> Result<BlockEffects, BlockError> {
+    let (effects, _) = run(
+        view,
+        chain_id,
+        parent,
+        height,
+        block_id,
+        time_ms,
+        transactions,
+        verified,
+        false,
+    )?;
+    Ok(effects)
+}
+
+/// Executes `transactions` in order; with `skip`, leaves out those that no block may carry
+/// (their positions are returned) instead of refusing the block.
+#[allow(clippy::too_many_arguments)]
+fn run<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    height: Height,
+    block_id: BlockId,
+    time_ms: u64,
+    transactions: &[SignedTx],
+    verified: &Verified,
+    skip: bool,
+) -> Result<(BlockEffects, Vec<usize>), BlockError> {
     let ctx = Context {
         chain_id,
         height,
         time_ms,
+        verified,
     };
     let mut overlay = Overlay::default();
     let mut receipts = Vec::with_capacity(transactions.len());
+    let mut ids = Vec::with_capacity(transactions.len());
+    let mut skipped = Vec::new();
     let mut log = parent.log.clone();
     let mut log_nodes = Vec::new();
     for (index, tx) in transactions.iter().enumerate() {
@@ -67,6 +102,11 @@ pub fn execute<V: StateView>(
         if let Outcome::Rejected { rejection } = &outcome
             && rejection.reason.excludes_from_block()
         {
+            // An excluded transaction leaves no write in the overlay.
+            if skip {
+                skipped.push(index);
+                continue;
+            }
             return Err(BlockError::Inadmissible {
                 height,
                 index,
@@ -75,7 +115,7 @@ pub fn execute<V: StateView>(
         }
         let receipt = Receipt {
             height,
-            index: index as u32,
+            index: receipts.len() as u32,
             log_index: log.size(),
             outcome,
         };
@@ -86,34 +126,53 @@ pub fn execute<V: StateView>(
         .leaf_hash();
         log_nodes.extend(log.append(leaf));
         receipts.push(receipt);
+        ids.push(id);
     }
     let writes = overlay.into_writes();
     let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
     let writes_hash = hash(Domain::State, &codec::encode(&writes));
+    let transactions_root = transactions_root_of_ids(&ids);
     let state_root = hash_parts(
         Domain::State,
         &[
             parent.state_root.as_bytes(),
-            transactions_root(transactions).as_bytes(),
+            transactions_root.as_bytes(),
             receipts_hash.as_bytes(),
             writes_hash.as_bytes(),
         ],
     );
-    Ok(BlockEffects {
-        receipts,
-        writes,
-        tip: Tip {
-            height,
-            block_id,
-            time_ms,
-            state_root,
-            log,
+    Ok((
+        BlockEffects {
+            tx_ids: ids,
+            receipts,
+            writes,
+            tip: Tip {
+                height,
+                block_id,
+                time_ms,
+                state_root,
+                log,
+            },
+            log_nodes,
         },
-        log_nodes,
-    })
+        skipped,
+    ))
 }
 
-/// Builds the header of a new block on `parent` and executes it.
+/// A proposer's block: the block, its effects, and the candidates left out because no block may
+/// carry them any more (committed meanwhile, say).
+pub struct Built {
+    /// The block.
+    pub block: Block,
+    /// Its effects.
+    pub effects: BlockEffects,
+    /// Candidates left out.
+    pub dropped: Vec<SignedTx>,
+}
+
+/// Builds a new block on `parent` from `candidates`, in order, leaving out those that no block
+/// may carry, and executes it once.
+#[allow(clippy::too_many_arguments)]
 pub fn build_block<V: StateView>(
     view: &V,
     chain_id: &ChainId,
@@ -121,25 +180,39 @@ pub fn build_block<V: StateView>(
     time_ms: u64,
     validators_hash: Digest,
     proposer: PublicKey,
-    transactions: Vec<SignedTx>,
-) -> Result<(Block, BlockEffects), BlockError> {
+    candidates: Vec<SignedTx>,
+    verified: &Verified,
+) -> Result<Built, BlockError> {
     let height = parent.height.next();
     let time_ms = time_ms.max(parent.time_ms);
-    let mut effects = execute(
+    let (mut effects, skipped) = run(
         view,
         chain_id,
         parent,
         height,
         BlockId(Digest::ZERO),
         time_ms,
-        &transactions,
+        &candidates,
+        verified,
+        true,
     )?;
+    let mut dropped = Vec::with_capacity(skipped.len());
+    let mut transactions = Vec::with_capacity(candidates.len() - skipped.len());
+    let mut skip = skipped.into_iter().peekable();
+    for (i, tx) in candidates.into_iter().enumerate() {
+        if skip.peek() == Some(&i) {
+            skip.next();
+            dropped.push(tx);
+        } else {
+            transactions.push(tx);
+        }
+    }
     let header = Header {
         chain_id: *chain_id,
         height,
         time_ms,
         parent: parent.block_id,
-        transactions_root: transactions_root(&transactions),
+        transactions_root: transactions_root_of_ids(&effects.tx_ids),
         transaction_count: transactions.len() as u32,
         log_root: effects.tip.log.root(),
         log_size: effects.tip.log.size(),
@@ -149,13 +222,14 @@ pub fn build_block<V: StateView>(
         proposer,
     };
     effects.tip.block_id = header.id();
-    Ok((
-        Block {
+    Ok(Built {
+        block: Block {
             header,
             transactions,
         },
         effects,
-    ))
+        dropped,
+    })
 }
 
 /// A proposer's clock may run ahead of ours by at most this much.
@@ -169,6 +243,7 @@ pub fn verify_block<V: StateView>(
     validators_hash: Digest,
     block: &Block,
     now_ms: u64,
+    verified: &Verified,
 ) -> Result<BlockEffects, BlockError> {
     let h = &block.header;
     let mismatch = |field: &'static str, found: String, expected: String| {
@@ -228,6 +303,9 @@ pub fn verify_block<V: StateView>(
             tx_root.to_string(),
         );
     }
+    // Signatures not yet seen (not relayed to this node before the block came) are checked in
+    // batches, over all cores, before the transactions run one by one.
+    verified.preverify(view, &block.transactions)?;
     let effects = execute(
         view,
         chain_id,
@@ -236,6 +314,7 @@ pub fn verify_block<V: StateView>(
         h.id(),
         h.time_ms,
         &block.transactions,
+        verified,
     )?;
     if h.log_root != effects.tip.log.root() || h.log_size != effects.tip.log.size() {
         return mismatch(

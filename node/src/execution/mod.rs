@@ -10,12 +10,14 @@ mod state;
 mod trade;
 mod tx;
 mod types;
+mod verified;
 
-pub use block::{BlockError, build_block, execute, verify_block};
+pub use block::{BlockError, Built, build_block, execute, verify_block};
 pub use state::{Entries, Overlay, StateError, StateView, TxState, keys};
 pub use trade::{ids_in_index, report_hash, tkeys};
 pub use tx::{Context, admit, execute_tx};
 pub use types::{BlockEffects, Participant, Tip};
+pub use verified::Verified;
 
 #[cfg(test)]
 mod tests;

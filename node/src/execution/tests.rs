@@ -83,6 +83,86 @@ fn anchor(signer: &str, key: &Keypair, nonce: u64) -> SignedTx {
     .sign(key)
 }
 
+/// Builds a block from all of `txs`: a candidate that no block may carry refuses the block (as
+/// re-execution by another validator would), instead of being dropped as a proposer does.
+#[allow(clippy::too_many_arguments)]
+fn build_all<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    time_ms: u64,
+    validators_hash: Digest,
+    proposer: PublicKey,
+    txs: Vec<SignedTx>,
+    verified: &Verified,
+) -> Result<(Block, BlockEffects), BlockError> {
+    execute(
+        view,
+        chain_id,
+        parent,
+        parent.height.next(),
+        BlockId(Digest::ZERO),
+        time_ms.max(parent.time_ms),
+        &txs,
+        verified,
+    )?;
+    let built = build_block(
+        view,
+        chain_id,
+        parent,
+        time_ms,
+        validators_hash,
+        proposer,
+        txs,
+        verified,
+    )?;
+    assert!(built.dropped.is_empty());
+    Ok((built.block, built.effects))
+}
+
+#[test]
+fn the_proposer_drops_candidates_no_block_may_carry() {
+    let (state, agency, proposer) = setup();
+    let exporter = Keypair::from_seed(&[3; 32]);
+    let good = register(&agency, 1, "EXP-1", &exporter);
+    let mut forged = register(&agency, 2, "EXP-2", &exporter);
+    forged.signature.0[0] ^= 1;
+    let stranger = anchor("NOBODY", &exporter, 1);
+    let later = anchor("EXP-1", &exporter, 1);
+    let built = build_block(
+        &state,
+        &CHAIN,
+        &Tip::genesis(&CHAIN),
+        5,
+        Digest::ZERO,
+        proposer,
+        vec![
+            forged.clone(),
+            good.clone(),
+            stranger.clone(),
+            later.clone(),
+        ],
+        &Verified::new(64),
+    )
+    .expect("build");
+    assert_eq!(built.dropped, vec![forged, stranger]);
+    assert_eq!(built.block.transactions, vec![good, later]);
+    let indexes: Vec<u32> = built.effects.receipts.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, vec![0, 1]);
+    // Another validator re-executes the block as built and agrees on every field.
+    let again = verify_block(
+        &state,
+        &CHAIN,
+        &Tip::genesis(&CHAIN),
+        Digest::ZERO,
+        &built.block,
+        10,
+        &Verified::new(64),
+    )
+    .expect("verify");
+    assert_eq!(again.tip, built.effects.tip);
+}
+
 #[test]
 fn later_transactions_see_earlier_ones_in_the_same_block() {
     let (state, agency, proposer) = setup();
@@ -91,7 +171,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
         register(&agency, 1, "EXP-1", &exporter),
         anchor("EXP-1", &exporter, 1),
     ];
-    let (block, effects) = build_block(
+    let (block, effects) = build_all(
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
@@ -99,6 +179,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
         Digest::ZERO,
         proposer,
         txs,
+        &Verified::new(64),
     )
     .expect("build");
     assert!(
@@ -123,6 +204,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
         Digest::ZERO,
         &block,
         10,
+        &Verified::new(64),
     )
     .expect("verify");
     assert_eq!(again.tip, effects.tip);
@@ -139,7 +221,7 @@ fn ordered_conflicts_get_rejected_receipts() {
         register(&agency, 2, "EXP-1", &b),
         register(&agency, 2, "EXP-2", &b),
     ];
-    let (_, effects) = build_block(
+    let (_, effects) = build_all(
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
@@ -147,6 +229,7 @@ fn ordered_conflicts_get_rejected_receipts() {
         Digest::ZERO,
         proposer,
         txs,
+        &Verified::new(64),
     )
     .expect("build");
     let reasons: Vec<Option<RejectReason>> = effects
@@ -185,7 +268,7 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
             RejectReason::UnknownSigner,
         ),
     ] {
-        match build_block(
+        match build_all(
             &state,
             &CHAIN,
             &Tip::genesis(&CHAIN),
@@ -193,6 +276,7 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
             Digest::ZERO,
             proposer,
             txs,
+            &Verified::new(64),
         ) {
             Err(BlockError::Inadmissible { rejection, .. }) => {
                 assert_eq!(rejection.reason, reason)
@@ -206,10 +290,73 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
 }
 
 #[test]
+fn a_remembered_signature_vouches_for_no_other() {
+    let (state, agency, proposer) = setup();
+    let exporter = Keypair::from_seed(&[3; 32]);
+    let good = register(&agency, 1, "EXP-1", &exporter);
+    let verified = Verified::new(64);
+    // Pre-verification in a batch remembers the good signature...
+    verified
+        .preverify(&state, std::slice::from_ref(&good))
+        .expect("preverify");
+    assert_eq!(verified.len(), 1);
+    // ...and a forged signature on the same content (same transaction id) is still refused,
+    // both when pre-verified (not remembered) and when executed.
+    let mut forged = good.clone();
+    forged.signature.0[5] ^= 0x40;
+    assert_eq!(forged.id(), good.id());
+    verified
+        .preverify(&state, std::slice::from_ref(&forged))
+        .expect("preverify");
+    assert_eq!(verified.len(), 1, "a bad signature is not remembered");
+    match build_all(
+        &state,
+        &CHAIN,
+        &Tip::genesis(&CHAIN),
+        5,
+        Digest::ZERO,
+        proposer,
+        vec![forged],
+        &verified,
+    ) {
+        Err(BlockError::Inadmissible { rejection, .. }) => {
+            assert_eq!(rejection.reason, RejectReason::BadSignature)
+        }
+        other => panic!(
+            "expected bad_signature, got {:?}",
+            other.map(|(b, _)| b.id())
+        ),
+    }
+    // The good one builds, and re-execution with a cold cache agrees with the warm one.
+    let (block, effects) = build_all(
+        &state,
+        &CHAIN,
+        &Tip::genesis(&CHAIN),
+        5,
+        Digest::ZERO,
+        proposer,
+        vec![good],
+        &verified,
+    )
+    .expect("build");
+    let cold = verify_block(
+        &state,
+        &CHAIN,
+        &Tip::genesis(&CHAIN),
+        Digest::ZERO,
+        &block,
+        10,
+        &Verified::new(64),
+    )
+    .expect("verify");
+    assert_eq!(cold.tip, effects.tip);
+}
+
+#[test]
 fn every_header_field_is_checked() {
     let (state, agency, proposer) = setup();
     let exporter = Keypair::from_seed(&[3; 32]);
-    let (block, _) = build_block(
+    let (block, _) = build_all(
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
@@ -217,6 +364,7 @@ fn every_header_field_is_checked() {
         Digest::ZERO,
         proposer,
         vec![register(&agency, 1, "EXP-1", &exporter)],
+        &Verified::new(64),
     )
     .expect("build");
     let tip = Tip::genesis(&CHAIN);
@@ -257,7 +405,15 @@ fn every_header_field_is_checked() {
     for (field, mutate) in mutations {
         let mut bad = block.clone();
         mutate(&mut bad);
-        match verify_block(&state, &CHAIN, &tip, Digest::ZERO, &bad, 10) {
+        match verify_block(
+            &state,
+            &CHAIN,
+            &tip,
+            Digest::ZERO,
+            &bad,
+            10,
+            &Verified::new(64),
+        ) {
             Err(BlockError::Mismatch { field: found, .. }) => assert_eq!(found, field),
             other => panic!(
                 "{field}: expected a mismatch, got {:?}",
@@ -319,7 +475,7 @@ mod trade {
         /// Commits one block and returns the outcomes.
         fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Outcome> {
             let proposer = Keypair::from_seed(&[2; 32]).public();
-            let (block, effects) = build_block(
+            let (block, effects) = build_all(
                 &self.state,
                 &CHAIN,
                 &self.tip,
@@ -327,6 +483,7 @@ mod trade {
                 Digest::ZERO,
                 proposer,
                 txs,
+                &Verified::new(64),
             )
             .expect("valid block");
             for (key, value) in effects.writes {
@@ -486,7 +643,7 @@ mod trade {
                 reason: "no".into(),
             },
         );
-        let err = build_block(
+        let err = build_all(
             &l.state,
             &CHAIN,
             &l.tip,
@@ -494,6 +651,7 @@ mod trade {
             Digest::ZERO,
             exporter.public(),
             vec![tx],
+            &Verified::new(64),
         )
         .err();
         assert!(

@@ -6,6 +6,7 @@ use caravan_sdk::tx::{Body, Outcome, RejectReason, Rejection, SignedTx};
 
 use super::state::{Overlay, StateError, StateView, TxState, keys};
 use super::types::Participant;
+use super::verified::Verified;
 
 /// What a transaction executes against: its position and the block's clock.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +17,8 @@ pub struct Context<'a> {
     pub height: Height,
     /// The block's time, milliseconds since the Unix epoch.
     pub time_ms: u64,
+    /// Signatures already verified by this node.
+    pub verified: &'a Verified,
 }
 
 fn reject(
@@ -30,6 +33,7 @@ fn authenticate<V: StateView>(
     state: &TxState<'_, V>,
     ctx: &Context<'_>,
     tx: &SignedTx,
+    id: &TxId,
 ) -> Result<Result<Participant, Rejection>, StateError> {
     let inner = &tx.tx;
     if &inner.chain_id != ctx.chain_id {
@@ -50,7 +54,7 @@ fn authenticate<V: StateView>(
             format!("signer {} is not a registered participant", inner.signer),
         )));
     };
-    if let Err(r) = tx.verify_signature(&signer.public_key) {
+    if let Err(r) = ctx.verified.check(tx, id, &signer.public_key) {
         return Ok(Err(r));
     }
     let allowed = inner.body.allowed_roles();
@@ -116,7 +120,7 @@ pub fn execute_tx<V: StateView>(
     id: TxId,
 ) -> Result<Outcome, StateError> {
     let mut state = TxState::new(view, block);
-    let signer = match authenticate(&state, ctx, tx)? {
+    let signer = match authenticate(&state, ctx, tx, &id)? {
         Ok(signer) => signer,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };

@@ -73,6 +73,8 @@ impl Tip {
 /// Everything a block changes, ready to be written in one transaction.
 #[derive(Clone, Debug)]
 pub struct BlockEffects {
+    /// The transactions' ids, in order.
+    pub tx_ids: Vec<TxId>,
     /// One per transaction, in order.
     pub receipts: Vec<Receipt>,
     /// State writes in key order: a value, or `None` to delete.

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod load;
 mod n4_commit;
 mod n4_crash;
 mod n4_quorum;

@@ -1,0 +1,174 @@
+//! Signatures this node has already verified, so that each transaction's signature is checked
+//! once per node however many times the transaction is executed (admission, the proposer's
+//! pre-filter, building or re-executing the block), and checked in batches where many arrive
+//! together (a relay batch, a proposed block).
+//!
+//! An entry is the hash of (transaction id, public key, signature): the id covers everything that
+//! was signed, so an entry stands for exactly one signature that verified under one key. A
+//! different signature on the same content, or the same signature checked against another key,
+//! is a different entry and is verified afresh. Verification follows the protocol's one rule
+//! ([`caravan_sdk::keys`]), batched or not, so a cache hit and a fresh check always agree and
+//! execution stays deterministic.
+//!
+//! The set is bounded: the oldest entries are forgotten first, and a forgotten entry only costs a
+//! second verification.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+
+use caravan_sdk::hash::{Digest, Domain, hash_parts};
+use caravan_sdk::ids::{ParticipantId, TxId};
+use caravan_sdk::keys::{self, PublicKey};
+use caravan_sdk::tx::{Rejection, SignedTx};
+
+use super::state::{Overlay, StateError, StateView, TxState, keys as state_keys};
+use super::types::Participant;
+
+/// Transactions' signatures known to verify.
+pub struct Verified {
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    set: HashSet<Digest>,
+    order: VecDeque<Digest>,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Verified({} of {})", self.len(), self.capacity)
+    }
+}
+
+fn entry(id: &TxId, key: &PublicKey, tx: &SignedTx) -> Digest {
+    hash_parts(
+        Domain::Transaction,
+        &[id.0.as_bytes(), &key.to_bytes(), &tx.signature.0],
+    )
+}
+
+impl Verified {
+    /// An empty set remembering at most `capacity` signatures.
+    pub fn new(capacity: usize) -> Self {
+        Verified {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn contains(&self, e: &Digest) -> bool {
+        self.inner
+            .lock()
+            .map(|inner| inner.set.contains(e))
+            .unwrap_or(false)
+    }
+
+    fn insert_all(&self, entries: impl IntoIterator<Item = Digest>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        for e in entries {
+            if inner.set.insert(e) {
+                inner.order.push_back(e);
+            }
+        }
+        while inner.order.len() > self.capacity {
+            if let Some(old) = inner.order.pop_front() {
+                inner.set.remove(&old);
+            }
+        }
+    }
+
+    /// How many signatures are remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.set.len()).unwrap_or(0)
+    }
+
+    /// Whether none are remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks `tx`'s signature against `key`: remembered, or verified now and remembered.
+    pub fn check(&self, tx: &SignedTx, id: &TxId, key: &PublicKey) -> Result<(), Rejection> {
+        let e = entry(id, key, tx);
+        if self.contains(&e) {
+            return Ok(());
+        }
+        tx.verify_signature(key)?;
+        self.insert_all([e]);
+        Ok(())
+    }
+
+    /// Verifies in batches, spread over the machine's cores, the signatures of `txs` whose
+    /// signers are registered in `view` and that are not remembered yet, and remembers those that
+    /// verify. Nothing is decided here: a transaction whose signature fails, or whose signer is
+    /// not registered yet (registered earlier in the same block, say), is checked again, singly,
+    /// when it is executed, and refused there.
+    pub fn preverify<V: StateView>(&self, view: &V, txs: &[SignedTx]) -> Result<(), StateError> {
+        let mut scratch = Overlay::default();
+        let state = TxState::new(view, &mut scratch);
+        let mut signers: HashMap<ParticipantId, Option<PublicKey>> = HashMap::new();
+        let mut todo = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let key = match signers.get(&tx.tx.signer) {
+                Some(key) => *key,
+                None => {
+                    let key = state
+                        .get::<Participant>(&state_keys::participant(&tx.tx.signer))?
+                        .map(|p| p.public_key);
+                    signers.insert(tx.tx.signer.clone(), key);
+                    key
+                }
+            };
+            let Some(key) = key else {
+                continue;
+            };
+            let (id, digest) = tx.tx.id_and_signing_digest();
+            let e = entry(&id, &key, tx);
+            if !self.contains(&e) {
+                todo.push((e, (key, digest, tx.signature)));
+            }
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<_> = todo.iter().map(|(_, item)| *item).collect();
+        let ok = verify_parallel(&items);
+        self.insert_all(
+            todo.iter()
+                .zip(ok)
+                .filter(|(_, ok)| *ok)
+                .map(|((e, _), _)| *e),
+        );
+        Ok(())
+    }
+}
+
+/// [`keys::verify_many`] over all cores for large inputs.
+fn verify_parallel(items: &[(PublicKey, Digest, keys::Signature)]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if threads < 2 || items.len() < 2 * keys::BATCH {
+        return keys::verify_many(items);
+    }
+    let per = items.len().div_ceil(threads).max(keys::BATCH);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| (chunk.len(), s.spawn(|| keys::verify_many(chunk))))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                // A panicking verifier thread is a bug; its items count as unverified, so that
+                // execution checks them singly.
+                h.join().unwrap_or_else(|_| vec![false; len])
+            })
+            .collect()
+    })
+}
