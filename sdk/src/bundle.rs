@@ -251,7 +251,7 @@ pub fn verify_extension(
 
 /// Verifies the proofs of one transaction, given the key its signer signs with.
 fn verify_proven(
-    genesis: &Genesis,
+    verifier: &BundleVerifier<'_>,
     chain_id: &ChainId,
     proven: &ProvenTx,
     key: &PublicKey,
@@ -296,50 +296,105 @@ fn verify_proven(
     }
     .leaf_hash();
     proven.inclusion.verify(&leaf, &proven.header.log_root)?;
-    verify_certified_header(genesis, chain_id, &proven.header, &proven.certificate)
+    verifier.certified(&proven.header, &proven.certificate)
 }
 
-/// Verifies `bundle` against `genesis`, offline.
+/// Verifies `bundle` against `genesis`, offline. To verify many bundles, a [`BundleVerifier`]
+/// checks the genesis and each certified header once.
 pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, VerifyError> {
-    let chain_id = genesis.verify()?;
-    if bundle.version != BUNDLE_VERSION {
-        return Err(VerifyError::Version(bundle.version));
+    BundleVerifier::new(genesis)?.verify(bundle)
+}
+
+/// Verifies many bundles against one genesis, offline: the genesis is checked once, and each
+/// certified header (a header with one exact certificate) once, remembered by the hash of both.
+/// A bundle whose block was seen before then costs one signature check and a few hashes.
+/// Each answer is the one [`verify_bundle`] gives.
+pub struct BundleVerifier<'g> {
+    genesis: &'g Genesis,
+    chain_id: ChainId,
+    headers: std::sync::Mutex<std::collections::HashMap<[u8; 32], Vec<AgencyId>>>,
+}
+
+/// Certified headers remembered at most by a [`BundleVerifier`] (emptied when full).
+const REMEMBERED_HEADERS: usize = 4096;
+
+impl<'g> BundleVerifier<'g> {
+    /// Checks `genesis` (its founders' signatures) once.
+    pub fn new(genesis: &'g Genesis) -> Result<Self, VerifyError> {
+        let chain_id = genesis.verify()?;
+        Ok(BundleVerifier {
+            genesis,
+            chain_id,
+            headers: Default::default(),
+        })
     }
-    let item = &bundle.item;
-    if item.transaction.tx.chain_id != chain_id {
-        return Err(VerifyError::WrongChain {
-            what: "transaction",
-            expected: chain_id,
-            found: item.transaction.tx.chain_id,
-        });
+
+    fn certified(
+        &self,
+        header: &Header,
+        certificate: &CommitCertificate,
+    ) -> Result<Vec<AgencyId>, VerifyError> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(header.id().0.as_bytes());
+        hasher.update(&codec::encode(certificate));
+        let key: [u8; 32] = hasher.finalize().into();
+        if let Ok(known) = self.headers.lock()
+            && let Some(signers) = known.get(&key)
+        {
+            return Ok(signers.clone());
+        }
+        let signers = verify_certified_header(self.genesis, &self.chain_id, header, certificate)?;
+        if let Ok(mut known) = self.headers.lock() {
+            if known.len() >= REMEMBERED_HEADERS {
+                known.clear();
+            }
+            known.insert(key, signers.clone());
+        }
+        Ok(signers)
     }
-    let signer = &item.transaction.tx.signer;
-    let founder = genesis
-        .content
-        .agencies
-        .iter()
-        .find(|card| card.agency.as_str() == signer.as_str());
-    let (key, source) = match (founder, &bundle.signer_registration) {
-        (Some(card), None) => (
-            card.admin_key,
-            format!(
-                "admin key of founding agency {}, in the genesis",
-                card.agency
+
+    /// Verifies one bundle.
+    pub fn verify(&self, bundle: &ProofBundle) -> Result<Proven, VerifyError> {
+        let genesis = self.genesis;
+        let chain_id = self.chain_id;
+        if bundle.version != BUNDLE_VERSION {
+            return Err(VerifyError::Version(bundle.version));
+        }
+        let item = &bundle.item;
+        if item.transaction.tx.chain_id != chain_id {
+            return Err(VerifyError::WrongChain {
+                what: "transaction",
+                expected: chain_id,
+                found: item.transaction.tx.chain_id,
+            });
+        }
+        let signer = &item.transaction.tx.signer;
+        let founder = genesis
+            .content
+            .agencies
+            .iter()
+            .find(|card| card.agency.as_str() == signer.as_str());
+        let (key, source) = match (founder, &bundle.signer_registration) {
+            (Some(card), None) => (
+                card.admin_key,
+                format!(
+                    "admin key of founding agency {}, in the genesis",
+                    card.agency
+                ),
             ),
-        ),
-        (Some(_), Some(_)) => {
-            return Err(VerifyError::Signer(format!(
-                "{signer} is a founding agency, whose key is in the genesis; the bundle must not carry a registration"
-            )));
-        }
-        (None, None) => {
-            return Err(VerifyError::Signer(format!(
-                "{signer} is not a founding agency and the bundle carries no proof of its registration"
-            )));
-        }
-        (None, Some(registration)) => {
-            let registrar = &registration.transaction.tx.signer;
-            let card = genesis
+            (Some(_), Some(_)) => {
+                return Err(VerifyError::Signer(format!(
+                    "{signer} is a founding agency, whose key is in the genesis; the bundle must not carry a registration"
+                )));
+            }
+            (None, None) => {
+                return Err(VerifyError::Signer(format!(
+                    "{signer} is not a founding agency and the bundle carries no proof of its registration"
+                )));
+            }
+            (None, Some(registration)) => {
+                let registrar = &registration.transaction.tx.signer;
+                let card = genesis
                 .content
                 .agencies
                 .iter()
@@ -349,63 +404,64 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
                         "registration of {signer} is signed by {registrar}, which is not a founding agency"
                     ))))
                 })?;
-            verify_proven(genesis, &chain_id, registration, &card.admin_key)
-                .map_err(|e| VerifyError::Registration(Box::new(e)))?;
-            if registration.receipt.outcome != Outcome::Accepted {
-                return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
-                    "the registration was rejected by the ledger".into(),
-                ))));
-            }
-            match &registration.transaction.tx.body {
-                Body::RegisterParticipant { id, public_key, .. }
-                | Body::RegisterEnterprise { id, public_key, .. }
-                    if id == signer =>
-                {
-                    if registration.receipt.height >= item.receipt.height
-                        && !(registration.receipt.height == item.receipt.height
-                            && registration.receipt.index < item.receipt.index)
-                    {
-                        return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
-                            format!(
-                                "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
-                                registration.receipt.height,
-                                registration.receipt.index,
-                                item.receipt.height,
-                                item.receipt.index
-                            ),
-                        ))));
-                    }
-                    (
-                        *public_key,
-                        format!(
-                            "registered on the ledger by {} at height {}",
-                            registrar, registration.receipt.height
-                        ),
-                    )
-                }
-                _ => {
-                    return Err(VerifyError::Registration(Box::new(VerifyError::Signer(
-                        format!("the registration transaction does not register {signer}"),
+                verify_proven(self, &chain_id, registration, &card.admin_key)
+                    .map_err(|e| VerifyError::Registration(Box::new(e)))?;
+                if registration.receipt.outcome != Outcome::Accepted {
+                    return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
+                        "the registration was rejected by the ledger".into(),
                     ))));
                 }
+                match &registration.transaction.tx.body {
+                    Body::RegisterParticipant { id, public_key, .. }
+                    | Body::RegisterEnterprise { id, public_key, .. }
+                        if id == signer =>
+                    {
+                        if registration.receipt.height >= item.receipt.height
+                            && !(registration.receipt.height == item.receipt.height
+                                && registration.receipt.index < item.receipt.index)
+                        {
+                            return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
+                                format!(
+                                    "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
+                                    registration.receipt.height,
+                                    registration.receipt.index,
+                                    item.receipt.height,
+                                    item.receipt.index
+                                ),
+                            ))));
+                        }
+                        (
+                            *public_key,
+                            format!(
+                                "registered on the ledger by {} at height {}",
+                                registrar, registration.receipt.height
+                            ),
+                        )
+                    }
+                    _ => {
+                        return Err(VerifyError::Registration(Box::new(VerifyError::Signer(
+                            format!("the registration transaction does not register {signer}"),
+                        ))));
+                    }
+                }
             }
-        }
-    };
-    let certified_by = verify_proven(genesis, &chain_id, item, &key)?;
-    Ok(Proven {
-        tx_id: item.transaction.id(),
-        signer: signer.clone(),
-        signer_key: key,
-        signer_key_source: source,
-        body: item.transaction.tx.body.clone(),
-        outcome: item.receipt.outcome.clone(),
-        height: item.header.height,
-        block_id: item.header.id(),
-        block_time_ms: item.header.time_ms,
-        log_index: item.receipt.log_index,
-        log_size: item.header.log_size,
-        certified_by,
-    })
+        };
+        let certified_by = verify_proven(self, &chain_id, item, &key)?;
+        Ok(Proven {
+            tx_id: item.transaction.id(),
+            signer: signer.clone(),
+            signer_key: key,
+            signer_key_source: source,
+            body: item.transaction.tx.body.clone(),
+            outcome: item.receipt.outcome.clone(),
+            height: item.header.height,
+            block_id: item.header.id(),
+            block_time_ms: item.header.time_ms,
+            log_index: item.receipt.log_index,
+            log_size: item.header.log_size,
+            certified_by,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -547,6 +603,39 @@ pub(crate) mod tests {
                     "flipping bit {flip:#x} of byte {position} still verifies"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_shared_verifier_remembers_headers_but_judges_every_bundle_alike() {
+        let (genesis, bundle, _) = sample_bundle();
+        let verifier = BundleVerifier::new(&genesis).expect("genesis");
+        // The good bundle, twice: the second time its headers are remembered.
+        for _ in 0..2 {
+            let proven = verifier.verify(&bundle).expect("verifies");
+            assert_eq!(proven, verify_bundle(&genesis, &bundle).expect("verifies"));
+        }
+        // Damage after the headers are remembered is still found, each at the same link as
+        // with a fresh verification: another certificate for a remembered header is checked
+        // afresh, and the transaction's own signature is always checked.
+        let mut damaged = Vec::new();
+        let mut b = bundle.clone();
+        b.item.certificate.signatures[0].signature.0[9] ^= 1;
+        damaged.push(b);
+        let mut b = bundle.clone();
+        b.item.certificate.signatures.truncate(2);
+        damaged.push(b);
+        let mut b = bundle.clone();
+        b.item.transaction.signature.0[0] ^= 1;
+        damaged.push(b);
+        let mut b = bundle.clone();
+        b.item.receipt.log_index += 1;
+        damaged.push(b);
+        for b in &damaged {
+            let shared = verifier.verify(b).err().map(|e| e.link());
+            let fresh = verify_bundle(&genesis, b).err().map(|e| e.link());
+            assert!(shared.is_some(), "a damaged bundle verifies");
+            assert_eq!(shared, fresh);
         }
     }
 

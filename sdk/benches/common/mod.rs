@@ -1,0 +1,417 @@
+//! A federation of four agencies and proof bundles built as the ledger builds them: signed
+//! transactions, their log entries in a Merkle log of a chosen number of entries, a header over
+//! that log and a quorum's commit certificate. Shared by the `verify` and `sizes` benchmarks;
+//! it uses only the sdk's public API, and every bundle it returns has been verified.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use caravan_sdk::block::{
+    CommitCertificate, CommitSignature, Header, ValidatorSet, VoteKind, transactions_root,
+    vote_digest,
+};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx, verify_bundle};
+use caravan_sdk::genesis::{Genesis, GenesisContent, MemberCard, Params};
+use caravan_sdk::hash::Digest;
+use caravan_sdk::ids::{AgencyId, BlockId, ChainId, Height, Nonce, ParticipantId};
+use caravan_sdk::keys::Keypair;
+use caravan_sdk::merkle::{Frontier, NodeKey, NodeSource, inclusion_proof, node_hash};
+use caravan_sdk::tx::{Body, LogEntry, Outcome, Receipt, Role, SignedTx, UnsignedTx};
+
+/// The founding agencies (id, country), sorted by id as a genesis requires.
+const AGENCIES: [(&str, &str); 4] = [
+    ("CN-QDG-CUSTOMS", "CN"),
+    ("KZ-KGS-CUSTOMS", "KZ"),
+    ("RU-FBS-BORDER", "RU"),
+    ("UZ-TAS-CUSTOMS", "UZ"),
+];
+
+/// Entries per block before the last one: fixes the height of the block that holds the last
+/// entries, which the bundle carries in its header and receipts.
+const ENTRIES_PER_BLOCK: u64 = 1_000;
+
+/// A block time in 2026, milliseconds since the Unix epoch: the size of a real timestamp.
+const BLOCK_TIME_MS: u64 = 1_785_000_000_000;
+
+/// Who signed the transaction a bundle proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// A founding agency, whose admin key is in the genesis: the bundle carries one proven
+    /// transaction.
+    Founder,
+    /// A participant registered on the ledger by an agency: the bundle also carries the proven
+    /// registration, which binds the participant's key.
+    RegisteredParticipant,
+}
+
+impl Signer {
+    /// A name for tables and benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signer::Founder => "founder_signed",
+            Signer::RegisteredParticipant => "registered_participant",
+        }
+    }
+}
+
+/// Where the proven transactions sit in the log, which sets the length of their inclusion
+/// proofs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The last entries of the log, committed in its last block: a record just committed.
+    LastEntries,
+    /// The first entries of the log, proven against a header over the whole log: the longest
+    /// inclusion path any entry of a log of that size has, `ceil(log2(entries))` hashes.
+    LongestPath,
+}
+
+impl Placement {
+    /// A name for tables and benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::LastEntries => "last_entry",
+            Placement::LongestPath => "longest_path",
+        }
+    }
+}
+
+/// One verified bundle and what it is.
+pub struct Case {
+    /// Who signed the proven transaction.
+    pub signer: Signer,
+    /// Where it sits in the log.
+    pub placement: Placement,
+    /// The bundle.
+    pub bundle: ProofBundle,
+}
+
+/// A signed genesis of four agencies, with the keys that act for them.
+pub struct Federation {
+    /// The genesis, signed by every founder.
+    pub genesis: Genesis,
+    chain_id: ChainId,
+    validators: ValidatorSet,
+    /// Validator keys, in the order of the genesis's agencies.
+    validator_keys: Vec<Keypair>,
+    /// Admin keys, in the order of the genesis's agencies.
+    admin_keys: Vec<Keypair>,
+    participant_key: Keypair,
+}
+
+impl Federation {
+    /// The federation; keys come from fixed seeds, so every run builds the same bytes.
+    pub fn new() -> Self {
+        let mut cards = Vec::new();
+        let mut validator_keys = Vec::new();
+        let mut admin_keys = Vec::new();
+        for (i, (agency, country)) in (0u8..).zip(AGENCIES) {
+            let validator = Keypair::from_seed(&[i * 3 + 1; 32]);
+            let network = Keypair::from_seed(&[i * 3 + 2; 32]);
+            let admin = Keypair::from_seed(&[i * 3 + 3; 32]);
+            cards.push(MemberCard {
+                agency: AgencyId::new(agency).expect("a valid agency id"),
+                name: format!("{agency} agency"),
+                country: country.into(),
+                roles: vec![Role::Registry, Role::Customs],
+                validator_key: validator.public(),
+                network_key: network.public(),
+                admin_key: admin.public(),
+                p2p_address: format!("10.0.0.{}:26656", i + 1),
+                api_url: format!("https://node{}.caravan.example:8443", i + 1),
+            });
+            validator_keys.push(validator);
+            admin_keys.push(admin);
+        }
+        let mut genesis = Genesis::new(GenesisContent {
+            chain_name: "caravan-bench".into(),
+            created: "2026-01-15T00:00:00Z".into(),
+            agencies: cards,
+            params: Params::default(),
+        });
+        for (card, admin) in genesis.content.agencies.clone().iter().zip(&admin_keys) {
+            genesis
+                .sign(&card.agency, admin)
+                .expect("the founder signs");
+        }
+        let chain_id = genesis.verify().expect("the genesis verifies");
+        let validators = genesis.content.validator_set();
+        Federation {
+            genesis,
+            chain_id,
+            validators,
+            validator_keys,
+            admin_keys,
+            participant_key: Keypair::from_seed(&[200; 32]),
+        }
+    }
+
+    /// The number of validators.
+    pub fn validator_count(&self) -> usize {
+        self.validators.validators.len()
+    }
+
+    /// The number of precommits a certificate carries: the smallest quorum.
+    pub fn quorum(&self) -> usize {
+        usize::try_from(self.validators.quorum_power()).expect("a small quorum")
+    }
+
+    /// Four verified bundles, each signer in each placement, over logs of `log_entries`
+    /// entries (at least 3). Builds one log per placement, the two on two threads.
+    pub fn cases(&self, log_entries: u64) -> Vec<Case> {
+        assert!(log_entries >= 3, "the bundles need 3 entries of the log");
+        let placements = [Placement::LastEntries, Placement::LongestPath];
+        let built = std::thread::scope(|scope| {
+            let threads = placements
+                .map(|placement| scope.spawn(move || self.bundles(log_entries, placement)));
+            threads.map(|thread| thread.join().expect("building a log does not panic"))
+        });
+        let mut cases = Vec::new();
+        for (placement, [founder_signed, registered_participant]) in
+            placements.into_iter().zip(built)
+        {
+            for (signer, bundle) in [
+                (Signer::Founder, founder_signed),
+                (Signer::RegisteredParticipant, registered_participant),
+            ] {
+                verify_bundle(&self.genesis, &bundle).expect("the bundle verifies");
+                cases.push(Case {
+                    signer,
+                    placement,
+                    bundle,
+                });
+            }
+        }
+        cases
+    }
+
+    /// The founder-signed bundle and the registered participant's bundle of one log.
+    fn bundles(&self, entries: u64, placement: Placement) -> [ProofBundle; 2] {
+        // The block that holds the three transactions, as (height, its first log index).
+        let (height, first) = match placement {
+            Placement::LastEntries => {
+                let last_block_entries = (entries - 1) % ENTRIES_PER_BLOCK + 1;
+                (
+                    (entries - 1) / ENTRIES_PER_BLOCK + 1,
+                    entries - last_block_entries,
+                )
+            }
+            Placement::LongestPath => (1, 0),
+        };
+        let start = match placement {
+            Placement::LastEntries => entries - 3,
+            Placement::LongestPath => 0,
+        };
+        let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
+        let participant = ParticipantId::new("CN-HAINA-MACHINERY").expect("a valid id");
+        let transactions = [
+            self.sign_founder(UnsignedTx {
+                chain_id: self.chain_id,
+                signer: founder.clone(),
+                nonce: Nonce(start + 1),
+                body: Body::RegisterParticipant {
+                    id: participant.clone(),
+                    name: "Qingdao Haina Machinery Co., Ltd.".into(),
+                    roles: vec![Role::Enterprise],
+                    public_key: self.participant_key.public(),
+                },
+            }),
+            self.sign_founder(UnsignedTx {
+                chain_id: self.chain_id,
+                signer: founder,
+                nonce: Nonce(start + 2),
+                body: Body::AnchorRecord {
+                    kind: "customs_declaration".into(),
+                    document_hash: Digest([0xd1; 32]),
+                    metadata: vec![("number".into(), "CN-QDG-2026-0004711".into())],
+                },
+            }),
+            UnsignedTx {
+                chain_id: self.chain_id,
+                signer: participant,
+                nonce: Nonce(1),
+                body: Body::AnchorRecord {
+                    kind: "commercial_invoice".into(),
+                    document_hash: Digest([0xc1; 32]),
+                    metadata: vec![("number".into(), "INV-2026-0004711".into())],
+                },
+            }
+            .sign(&self.participant_key),
+        ];
+        let receipts: Vec<Receipt> = (start..start + 3)
+            .map(|log_index| Receipt {
+                height: Height(height),
+                index: u32::try_from(log_index - first).expect("a block position"),
+                log_index,
+                outcome: Outcome::Accepted,
+            })
+            .collect();
+        let real_leaves = transactions
+            .iter()
+            .zip(&receipts)
+            .map(|(tx, receipt)| {
+                let leaf = LogEntry {
+                    tx_id: tx.id(),
+                    receipt: receipt.clone(),
+                }
+                .leaf_hash();
+                (receipt.log_index, leaf)
+            })
+            .collect();
+        let log = Log::build(entries, real_leaves);
+        let header = Header {
+            chain_id: self.chain_id,
+            height: Height(height),
+            time_ms: BLOCK_TIME_MS + height * 1_000,
+            parent: BlockId(if height == 1 {
+                Digest::ZERO
+            } else {
+                Digest([0x9a; 32])
+            }),
+            transactions_root: transactions_root(&transactions),
+            transaction_count: u32::try_from(entries - first).expect("a block's transactions"),
+            log_root: log.frontier.root(),
+            log_size: entries,
+            state_root: Digest([0x5e; 32]),
+            validators_hash: self.validators.hash(),
+            next_validators_hash: self.validators.hash(),
+            proposer: self.validators.validators[0].public_key,
+        };
+        let certificate = self.certify(&header);
+        let mut proven = transactions
+            .into_iter()
+            .zip(receipts)
+            .map(|(transaction, receipt)| ProvenTx {
+                inclusion: inclusion_proof(&log, receipt.log_index, entries)
+                    .expect("the log holds every node of the proof"),
+                transaction,
+                receipt,
+                header: header.clone(),
+                certificate: certificate.clone(),
+            });
+        let mut next = || proven.next().expect("three proven transactions");
+        let registration = next();
+        let founder_record = next();
+        let participant_record = next();
+        [
+            ProofBundle {
+                version: BUNDLE_VERSION,
+                item: founder_record,
+                signer_registration: None,
+            },
+            ProofBundle {
+                version: BUNDLE_VERSION,
+                item: participant_record,
+                signer_registration: Some(registration),
+            },
+        ]
+    }
+
+    /// Signs with the admin key of the first founding agency.
+    fn sign_founder(&self, tx: UnsignedTx) -> SignedTx {
+        tx.sign(&self.admin_keys[0])
+    }
+
+    /// A certificate with the precommits of the first quorum of validators.
+    fn certify(&self, header: &Header) -> CommitCertificate {
+        let block_id = header.id();
+        let digest = vote_digest(
+            &self.chain_id,
+            VoteKind::Precommit,
+            header.height,
+            0,
+            Some(&block_id),
+        );
+        CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_id,
+            signatures: self.validator_keys[..self.quorum()]
+                .iter()
+                .map(|key| CommitSignature {
+                    validator: key.public(),
+                    signature: key.sign(&digest),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Perfect subtrees below this level are not stored but recomputed from the leaves when asked
+/// for: a lookup then hashes at most `2^6 - 1` nodes, and the store holds about
+/// `2 / 2^6` digests per entry (10 MB for 10^7 entries instead of 640 MB).
+const STORED_FROM_LEVEL: u8 = 6;
+
+/// A Merkle log held in memory for the benchmarks: the real transactions' leaves at their
+/// positions, and every other entry a distinct stand-in leaf.
+struct Log {
+    frontier: Frontier,
+    /// The perfect subtrees of level `STORED_FROM_LEVEL + i` at `levels[i]`, by index.
+    levels: Vec<Vec<Digest>>,
+    /// The leaves of the real transactions, by log position.
+    real_leaves: BTreeMap<u64, Digest>,
+}
+
+impl Log {
+    /// Appends `entries` leaves with `Frontier::append`, keeping the subtrees it completes.
+    fn build(entries: u64, real_leaves: BTreeMap<u64, Digest>) -> Self {
+        let levels = (STORED_FROM_LEVEL..64)
+            .map(|level| entries >> level)
+            .take_while(|&count| count > 0)
+            .map(|count| Vec::with_capacity(usize::try_from(count).expect("fits in memory")))
+            .collect();
+        let mut log = Log {
+            frontier: Frontier::new(),
+            levels,
+            real_leaves,
+        };
+        for index in 0..entries {
+            let leaf = log.leaf(index);
+            for (key, digest) in log.frontier.append(leaf) {
+                if let Some(level) = key.level.checked_sub(STORED_FROM_LEVEL) {
+                    log.levels[usize::from(level)].push(digest);
+                }
+            }
+        }
+        log
+    }
+
+    /// The leaf at `index`. A stand-in leaf is not a hash of anything: its 32 bytes name its
+    /// position, so that no two subtrees are alike, and its content changes no size.
+    fn leaf(&self, index: u64) -> Digest {
+        self.real_leaves.get(&index).copied().unwrap_or_else(|| {
+            let mut bytes = [0x6c; 32];
+            bytes[..8].copy_from_slice(&index.to_le_bytes());
+            Digest(bytes)
+        })
+    }
+}
+
+impl NodeSource for Log {
+    type Error = Infallible;
+
+    fn node(&self, key: NodeKey) -> Result<Option<Digest>, Self::Error> {
+        if key.level >= 64
+            || (u128::from(key.index) + 1) << key.level > u128::from(self.frontier.size())
+        {
+            return Ok(None);
+        }
+        if let Some(level) = key.level.checked_sub(STORED_FROM_LEVEL) {
+            let stored = self
+                .levels
+                .get(usize::from(level))
+                .and_then(|nodes| nodes.get(usize::try_from(key.index).ok()?));
+            return Ok(stored.copied());
+        }
+        let first = key.index << key.level;
+        let mut row: Vec<Digest> = (first..first + (1 << key.level))
+            .map(|index| self.leaf(index))
+            .collect();
+        while row.len() > 1 {
+            row = row
+                .chunks_exact(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
+        }
+        Ok(row.first().copied())
+    }
+}

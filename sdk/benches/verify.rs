@@ -1,0 +1,141 @@
+//! Benchmarks of offline verification: proof bundles of a four-agency federation over a log of a
+//! million entries, the parts a bundle verification is made of, and the single-signature
+//! operations that bound it. Run with `cargo bench -p caravan-sdk --bench verify`.
+
+mod common;
+
+use std::hint::black_box;
+
+use caravan_sdk::bundle::{BundleVerifier, ProofBundle, verify_bundle, verify_certified_header};
+use caravan_sdk::keys::Keypair;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+use common::{Federation, Placement, Signer};
+
+/// The log the bundles prove inclusion in: the size the bundle-size target names.
+const LOG_ENTRIES: u64 = 1_000_000;
+
+/// `verify_bundle` on real bundles, each signer in each placement.
+fn bundle_verify(c: &mut Criterion) {
+    let federation = Federation::new();
+    let mut group = c.benchmark_group(format!(
+        "bundle_verify_{}_validators",
+        federation.validator_count()
+    ));
+    group.throughput(Throughput::Elements(1));
+    for case in federation.cases(LOG_ENTRIES) {
+        group.bench_with_input(
+            BenchmarkId::new(case.signer.name(), case.placement.name()),
+            &case.bundle,
+            |b, bundle| b.iter(|| verify_bundle(&federation.genesis, black_box(bundle))),
+        );
+    }
+    group.finish();
+}
+
+/// A bank verifying many bundles with one `BundleVerifier`: the genesis is checked once and each
+/// certified header once, so a bundle from a block already seen costs its own signature checks.
+fn bundle_verify_shared(c: &mut Criterion) {
+    let federation = Federation::new();
+    let verifier = BundleVerifier::new(&federation.genesis).expect("genesis");
+    let mut group = c.benchmark_group(format!(
+        "bundle_verify_shared_{}_validators",
+        federation.validator_count()
+    ));
+    group.throughput(Throughput::Elements(1));
+    for case in federation.cases(LOG_ENTRIES) {
+        verifier.verify(&case.bundle).expect("verifies");
+        group.bench_with_input(
+            BenchmarkId::new(case.signer.name(), case.placement.name()),
+            &case.bundle,
+            |b, bundle| b.iter(|| verifier.verify(black_box(bundle))),
+        );
+    }
+    group.finish();
+}
+
+/// The parts of a bundle verification, measured alone: the genesis check that starts every
+/// verification, one certified header, and decoding the bundle's bytes.
+fn bundle_parts(c: &mut Criterion) {
+    let federation = Federation::new();
+    let bundle = federation
+        .cases(LOG_ENTRIES)
+        .into_iter()
+        .find(|case| {
+            case.signer == Signer::RegisteredParticipant && case.placement == Placement::LongestPath
+        })
+        .map(|case| case.bundle)
+        .expect("the registered participant's bundle");
+    let genesis = &federation.genesis;
+    let chain_id = genesis.chain_id();
+    let bytes = bundle.to_bytes();
+    let mut group = c.benchmark_group("bundle_parts");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(
+        format!("genesis_verify_{}_founders", federation.validator_count()),
+        |b| b.iter(|| black_box(genesis).verify()),
+    );
+    group.bench_function(
+        format!("certified_header_verify_{}_precommits", federation.quorum()),
+        |b| {
+            b.iter(|| {
+                verify_certified_header(
+                    genesis,
+                    &chain_id,
+                    black_box(&bundle.item.header),
+                    black_box(&bundle.item.certificate),
+                )
+            })
+        },
+    );
+    group.bench_function(
+        BenchmarkId::new("decode", format!("{}_bytes", bytes.len())),
+        |b| b.iter(|| ProofBundle::from_bytes(black_box(&bytes))),
+    );
+    group.finish();
+}
+
+/// One Ed25519 signature, alone and as a transaction signs and checks it (canonical encoding,
+/// hashing, then the signature).
+fn signature(c: &mut Criterion) {
+    let federation = Federation::new();
+    let case = federation
+        .cases(3)
+        .into_iter()
+        .find(|case| case.signer == Signer::Founder)
+        .expect("a founder-signed bundle");
+    let unsigned = case.bundle.item.transaction.tx;
+    let key = Keypair::from_seed(&[42; 32]);
+    let public = key.public();
+    let signed = unsigned.clone().sign(&key);
+    let digest = unsigned.signing_digest();
+    let signature = key.sign(&digest);
+    let mut group = c.benchmark_group("signature");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("ed25519_verify", |b| {
+        b.iter(|| black_box(&public).verify(black_box(&digest), black_box(&signature)))
+    });
+    group.bench_function("ed25519_sign", |b| {
+        b.iter(|| black_box(&key).sign(black_box(&digest)))
+    });
+    group.bench_function("tx_verify_signature", |b| {
+        b.iter(|| black_box(&signed).verify_signature(black_box(&public)))
+    });
+    group.bench_function("tx_sign", |b| {
+        b.iter_batched(
+            || unsigned.clone(),
+            |unsigned| unsigned.sign(&key),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bundle_verify,
+    bundle_verify_shared,
+    bundle_parts,
+    signature
+);
+criterion_main!(benches);
