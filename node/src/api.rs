@@ -115,6 +115,21 @@ struct SubmitQuery {
     wait: Option<String>,
 }
 
+impl SubmitQuery {
+    /// Whether to wait for commit: `wait=commit`, or absent.
+    fn wait(&self) -> Result<bool, Response> {
+        match self.wait.as_deref() {
+            None => Ok(false),
+            Some("commit") => Ok(true),
+            Some(other) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("wait must be \"commit\", found {other:?}"),
+            )),
+        }
+    }
+}
+
 fn decode_tx(headers: &HeaderMap, bytes: &[u8]) -> Result<(SignedTx, usize), Response> {
     if is_json(headers) {
         let tx: SignedTx = serde_json::from_slice(bytes).map_err(|e| {
@@ -145,16 +160,9 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let wait = match q.wait.as_deref() {
-        None => false,
-        Some("commit") => true,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("wait must be \"commit\", found {other:?}"),
-            );
-        }
+    let wait = match q.wait() {
+        Ok(w) => w,
+        Err(r) => return r,
     };
     let limit = if is_json(&headers) {
         MAX_JSON_TX_BYTES
@@ -315,16 +323,9 @@ async fn submit_batch(
     Query(q): Query<SubmitQuery>,
     body: Body,
 ) -> Response {
-    let wait = match q.wait.as_deref() {
-        None => false,
-        Some("commit") => true,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("wait must be \"commit\", found {other:?}"),
-            );
-        }
+    let wait = match q.wait() {
+        Ok(w) => w,
+        Err(r) => return r,
     };
     let bytes = match read_body(body, MAX_RELAY_BYTES).await {
         Ok(b) => b,

@@ -27,6 +27,8 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// The store's page cache.
+const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,7 +76,12 @@ impl Store {
     /// Opens (or creates) the store at `path` for `genesis`, checking that an existing store
     /// belongs to the same chain and that its tip is intact.
     pub fn open(path: &Path, genesis: &Genesis, chain_id: &ChainId) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(db)?;
+        // A bounded page cache keeps the node's memory flat however long it runs (redb's
+        // default is 1 GiB); the working set is the recent blocks and the participant records.
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
+            .map_err(db)?;
         let store = Store { db };
         let existing = store.meta("chain_id")?;
         match existing {

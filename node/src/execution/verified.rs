@@ -109,8 +109,8 @@ impl Verified {
     /// not registered yet (registered earlier in the same block, say), is checked again, singly,
     /// when it is executed, and refused there.
     pub fn preverify<V: StateView>(&self, view: &V, txs: &[SignedTx]) -> Result<(), StateError> {
-        let mut scratch = Overlay::default();
-        let state = TxState::new(view, &mut scratch);
+        let scratch = Overlay::default();
+        let state = TxState::new(view, &scratch);
         let mut signers: HashMap<ParticipantId, Option<PublicKey>> = HashMap::new();
         let mut todo = Vec::with_capacity(txs.len());
         for tx in txs {
