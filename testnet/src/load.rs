@@ -78,8 +78,10 @@ pub struct LoadOptions {
     /// Transactions per second in all, or `max`.
     #[arg(long, default_value = "max")]
     pub rate: Rate,
-    /// What to submit: `anchor` (rail operators anchor train documents).
-    #[arg(long, default_value = "anchor", value_parser = ["anchor"])]
+    /// What to submit: `anchor` (rail operators anchor train consignment notes as records) or
+    /// `domain` (they anchor commercial invoices as trade documents: key fields checked,
+    /// canonicalised and indexed by content and business key).
+    #[arg(long, default_value = "anchor", value_parser = ["anchor", "domain"])]
     pub mix: String,
     /// Client threads submitting concurrently.
     #[arg(long, default_value_t = 16)]
@@ -654,14 +656,7 @@ fn client_plan(
                     chain_id: target.chain_id,
                     signer: id.clone(),
                     nonce: Nonce(nonce),
-                    body: Body::AnchorRecord {
-                        kind: "rail_consignment_note".into(),
-                        document_hash: hash(
-                            Domain::Content,
-                            format!("{run_id} {c} {i}").as_bytes(),
-                        ),
-                        metadata: vec![("train".into(), format!("X8{:03}", i % 1000))],
-                    },
+                    body: body(&options.mix, run_id, c, i),
                 }
                 .sign(key);
                 if kind == Kind::BadSignature {
@@ -691,6 +686,28 @@ fn client_plan(
         }
     }
     (ClientPlan { node: 0, batches }, records)
+}
+
+/// The `i`-th transaction body of client `c`.
+fn body(mix: &str, run_id: Digest, c: usize, i: usize) -> Body {
+    let content_hash = hash(Domain::Content, format!("{run_id} {c} {i}").as_bytes());
+    if mix == "domain" {
+        let mut invoice = caravan_sdk::trade::sample::invoice();
+        invoice.number = format!("INV-{c}-{i}");
+        Body::AnchorDocument {
+            consignment: None,
+            leg: None,
+            content_hash,
+            fields_root: hash(Domain::Content, content_hash.as_bytes()),
+            fields: caravan_sdk::trade::documents::DocumentFields::Invoice(invoice),
+        }
+    } else {
+        Body::AnchorRecord {
+            kind: "rail_consignment_note".into(),
+            document_hash: content_hash,
+            metadata: vec![("train".into(), format!("X8{:03}", i % 1000))],
+        }
+    }
 }
 
 fn client_loop(

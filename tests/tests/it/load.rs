@@ -7,8 +7,8 @@ use std::process::Command;
 
 use crate::support::testnet;
 
-#[test]
-fn load_benchmark_reports_and_loses_nothing() {
+/// Runs `caravan-testnet load` with `args` on 4 validators; the JSON report and the text one.
+fn load(args: &[&str]) -> (serde_json::Value, String) {
     let _net = testnet(1, &[]); // holds the one-federation-at-a-time lock
     let dir = tempfile::tempdir().expect("tmp");
     let json = dir.path().join("report.json");
@@ -17,28 +17,66 @@ fn load_benchmark_reports_and_loses_nothing() {
             "load",
             "--validators",
             "4",
-            "--duration",
-            "5s",
-            "--rate",
-            "300",
             "--clients",
             "3",
             "--batch",
             "20",
-            "--invalid",
-            "0.1",
-            "--dir",
         ])
+        .args(args)
+        .arg("--dir")
         .arg(dir.path().join("fed"))
         .arg("--json")
         .arg(&json)
         .output()
         .expect("run load");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "load failed:\n{stdout}\n{stderr}");
-    let report: serde_json::Value =
+    let report =
         serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("json");
+    (report, stdout)
+}
+
+/// The committed and submitted counts of valid transactions in the text report.
+fn committed_of_submitted(stdout: &str) -> (u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("committed  "))
+        .unwrap_or_else(|| panic!("no committed line:\n{stdout}"));
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "{line}");
+    (counts[0], counts[1])
+}
+
+#[test]
+fn load_of_trade_documents_loses_nothing() {
+    let (report, stdout) = load(&[
+        "--mix",
+        "domain",
+        "--duration",
+        "3s",
+        "--rate",
+        "200",
+        "--no-baseline",
+    ]);
+    assert_eq!(report["lost"], 0, "{stdout}");
+    assert_eq!(report["rejected"], 0, "{stdout}");
+    assert!(report["baseline_tx_s"].is_null());
+    assert!(
+        stdout.contains("PostgreSQL baseline    skipped"),
+        "{stdout}"
+    );
+    let (committed, submitted) = committed_of_submitted(&stdout);
+    assert_eq!(committed, submitted);
+    assert!(committed >= 300, "{stdout}");
+}
+
+#[test]
+fn load_benchmark_reports_and_loses_nothing() {
+    let (report, stdout) = load(&["--duration", "5s", "--rate", "300", "--invalid", "0.1"]);
     let keys: Vec<&str> = report
         .as_object()
         .expect("object")
