@@ -102,11 +102,12 @@ impl Shared {
             Ok(t) => t,
             Err(e) => return txs.iter().map(|_| Err(internal(&e))).collect(),
         };
-        if txs.len() > 1 {
-            let signed: Vec<SignedTx> = txs.iter().map(|(tx, _)| tx.clone()).collect();
-            if let Err(e) = self.verified.preverify(&reader, &signed) {
-                return txs.iter().map(|_| Err(internal(&e))).collect();
-            }
+        if txs.len() > 1
+            && let Err(e) = self
+                .verified
+                .preverify(&reader, txs.iter().map(|(tx, _)| tx))
+        {
+            return txs.iter().map(|_| Err(internal(&e))).collect();
         }
         let ctx = Context {
             chain_id: &self.chain_id,

@@ -207,6 +207,26 @@ struct ClientResult {
     errors: Vec<String>,
 }
 
+impl ClientResult {
+    /// The results of several clients (or client threads) as one.
+    fn merge(results: impl IntoIterator<Item = ClientResult>) -> ClientResult {
+        let mut all = ClientResult::default();
+        for r in results {
+            all.latencies_ms.extend(r.latencies_ms);
+            all.submitted += r.submitted;
+            all.committed += r.committed;
+            all.rejected += r.rejected;
+            all.pending.extend(r.pending);
+            all.invalid_submitted += r.invalid_submitted;
+            all.invalid_rejected += r.invalid_rejected;
+            all.invalid_committed += r.invalid_committed;
+            all.last_answer = all.last_answer.max(r.last_answer);
+            all.errors.extend(r.errors);
+        }
+        all
+    }
+}
+
 /// Where the load goes.
 struct Target {
     urls: Vec<String>,
@@ -416,27 +436,22 @@ fn measure(options: &LoadOptions, target: &Target) -> anyhow::Result<Measured> {
     let rss_end: Vec<u64> = target.pids.iter().map(|p| rss_kib(*p)).collect();
 
     // Drain: whatever was admitted but not committed when its batch's wait ended.
-    let mut detail = RunDetail::default();
-    let mut latencies = Vec::new();
-    let mut rejected = 0;
-    let mut pending = Vec::new();
-    let mut last_answer = start;
-    for r in results {
-        for e in r.errors.iter().take(3) {
-            eprintln!("client error: {e}");
-        }
-        latencies.extend(r.latencies_ms);
-        detail.submitted += r.submitted;
-        detail.committed += r.committed;
-        detail.invalid_submitted += r.invalid_submitted;
-        detail.invalid_rejected += r.invalid_rejected;
-        detail.invalid_committed += r.invalid_committed;
-        rejected += r.rejected;
-        pending.extend(r.pending);
-        if let Some(t) = r.last_answer {
-            last_answer = last_answer.max(t);
-        }
+    let all = ClientResult::merge(results);
+    for e in all.errors.iter().take(3) {
+        eprintln!("client error: {e}");
     }
+    let mut detail = RunDetail {
+        submitted: all.submitted,
+        committed: all.committed,
+        invalid_submitted: all.invalid_submitted,
+        invalid_rejected: all.invalid_rejected,
+        invalid_committed: all.invalid_committed,
+        rss_kib: Vec::new(),
+    };
+    let mut latencies = all.latencies_ms;
+    let mut rejected = all.rejected;
+    let pending = all.pending;
+    let mut last_answer = all.last_answer.unwrap_or(start).max(start);
     let mut lost = 0;
     if !pending.is_empty() {
         eprintln!("draining {} transactions still pending", pending.len());
@@ -555,7 +570,6 @@ fn sign_all(
         operators.len(),
         options.clients
     );
-    let signed = AtomicU64::new(0);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -580,7 +594,6 @@ fn sign_all(
         let handles: Vec<_> = groups
             .chunks(options.clients.div_ceil(threads))
             .map(|chunk| {
-                let signed = &signed;
                 s.spawn(move || {
                     chunk
                         .iter()
@@ -588,7 +601,6 @@ fn sign_all(
                             let made = client_plan(
                                 options, target, *c, signers, per_client, every, run_id,
                             );
-                            signed.fetch_add(per_client as u64, Ordering::Relaxed);
                             (
                                 ClientPlan {
                                     node: c % validators,
@@ -757,20 +769,7 @@ fn client_loop(
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut all = ClientResult::default();
-    for r in results {
-        all.latencies_ms.extend(r.latencies_ms);
-        all.submitted += r.submitted;
-        all.committed += r.committed;
-        all.rejected += r.rejected;
-        all.pending.extend(r.pending);
-        all.invalid_submitted += r.invalid_submitted;
-        all.invalid_rejected += r.invalid_rejected;
-        all.invalid_committed += r.invalid_committed;
-        all.last_answer = all.last_answer.max(r.last_answer);
-        all.errors.extend(r.errors);
-    }
-    all
+    ClientResult::merge(results)
 }
 
 fn submit_one(

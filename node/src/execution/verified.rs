@@ -108,11 +108,15 @@ impl Verified {
     /// verify. Nothing is decided here: a transaction whose signature fails, or whose signer is
     /// not registered yet (registered earlier in the same block, say), is checked again, singly,
     /// when it is executed, and refused there.
-    pub fn preverify<V: StateView>(&self, view: &V, txs: &[SignedTx]) -> Result<(), StateError> {
+    pub fn preverify<'t, V: StateView>(
+        &self,
+        view: &V,
+        txs: impl IntoIterator<Item = &'t SignedTx>,
+    ) -> Result<(), StateError> {
         let scratch = Overlay::default();
         let state = TxState::new(view, &scratch);
         let mut signers: HashMap<ParticipantId, Option<PublicKey>> = HashMap::new();
-        let mut todo = Vec::with_capacity(txs.len());
+        let mut todo = Vec::new();
         for tx in txs {
             let key = match signers.get(&tx.tx.signer) {
                 Some(key) => *key,
