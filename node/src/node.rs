@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -62,8 +62,10 @@ pub struct Shared {
     pub chain_id: ChainId,
     /// The genesis.
     pub genesis: Genesis,
-    /// The validators.
-    pub validators: ValidatorSet,
+    /// The validators of the current height.
+    validators: RwLock<ValidatorSet>,
+    /// The API base URLs of the nodes admitted transactions are relayed to.
+    relay_peers: Arc<RwLock<Vec<String>>>,
     /// This node's agency.
     pub agency: AgencyId,
     /// The database.
@@ -154,6 +156,30 @@ impl Shared {
         results
     }
 
+    /// The validators of the current height.
+    pub fn validators(&self) -> ValidatorSet {
+        self.validators
+            .read()
+            .map(|v| v.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Records the validators of a new height.
+    pub fn set_validators(&self, set: ValidatorSet) {
+        match self.validators.write() {
+            Ok(mut v) => *v = set,
+            Err(e) => *e.into_inner() = set,
+        }
+    }
+
+    /// Replaces the nodes that admitted transactions are relayed to.
+    pub fn set_relay_peers(&self, peers: Vec<String>) {
+        match self.relay_peers.write() {
+            Ok(mut v) => *v = peers,
+            Err(e) => *e.into_inner() = peers,
+        }
+    }
+
     /// Called after a block is durable.
     pub fn committed(&self, block: &Block) {
         self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
@@ -182,10 +208,12 @@ pub struct NodeOptions {
     /// The signed genesis file.
     #[arg(long)]
     pub genesis: PathBuf,
-    /// This node's agency id, as in the genesis.
+    /// This node's agency id: a founder in the genesis, or an agency admitted later, whose
+    /// member card (`member-card.json`) is then read from the keys folder.
     #[arg(long)]
     pub agency: AgencyId,
-    /// Folder with the agency's key files (validator.key, network.key).
+    /// Folder with the agency's key files (validator.key, network.key, and member-card.json for
+    /// an agency admitted after the genesis).
     #[arg(long)]
     pub keys: PathBuf,
 }
@@ -226,7 +254,7 @@ fn peer_id_of(key: &caravan_sdk::keys::PublicKey) -> anyhow::Result<String> {
 
 /// A peer's address pinned to the peer id of its genesis network key, so that only the holder of
 /// that key is accepted as that agency (inbound or outbound).
-fn peer_multiaddr(
+pub(crate) fn peer_multiaddr(
     card: &caravan_sdk::genesis::MemberCard,
 ) -> anyhow::Result<malachite::app::net::Multiaddr> {
     let base = multiaddr(&card.p2p_address)?;
@@ -280,16 +308,15 @@ pub fn run_process(options: NodeOptions, log_json: bool) -> anyhow::Result<()> {
 pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let (genesis, chain_id) =
         Genesis::read_verified(&options.genesis).context("the genesis is refused")?;
-    let card = genesis
-        .content
-        .agency(&options.agency)
-        .with_context(|| format!("agency {} is not in the genesis", options.agency))?
-        .clone();
+    let card = match genesis.content.agency(&options.agency) {
+        Some(card) => card.clone(),
+        None => read_card(&options)?,
+    };
     let validator_key = load_key(&options.keys, "validator.key")?;
     let network_key = load_key(&options.keys, "network.key")?;
     anyhow::ensure!(
         validator_key.public() == card.validator_key,
-        "validator.key is not the validator key the genesis names for {}",
+        "validator.key is not the validator key the member card names for {}",
         options.agency
     );
     anyhow::ensure!(
@@ -302,14 +329,36 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let store = Store::open(&options.home.join("ledger.redb"), &genesis, &chain_id)
         .context("opening the ledger store (refusing to serve from a damaged or foreign store)")?;
     let tip = store.tip()?;
+    // The peers: every current agency's node, and the founders' until this node has caught up
+    // far enough to know better (a joining agency starts from the genesis).
+    let (peers, validators) = {
+        let reader = store.reader()?;
+        let validators = reader.validators()?;
+        let mut peers: Vec<caravan_sdk::genesis::MemberCard> = reader.members()?;
+        for founder in &genesis.content.agencies {
+            let validates = validators
+                .validators
+                .iter()
+                .any(|v| v.agency == founder.agency);
+            if validates && !peers.iter().any(|c| c.agency == founder.agency) {
+                peers.push(founder.clone());
+            }
+        }
+        peers.retain(|c| c.agency != options.agency);
+        peers.sort_by(|a, b| a.agency.cmp(&b.agency));
+        (peers, validators)
+    };
+    let relay_peers = Arc::new(RwLock::new(
+        peers.iter().map(|c| c.api_url.clone()).collect::<Vec<_>>(),
+    ));
     info!(agency = %options.agency, chain = %chain_id, height = %tip.height, "store open");
 
     let (relay_tx, relay_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(100_000);
     let (height_tx, _) = watch::channel(tip.height);
-    let validators = genesis.content.validator_set();
     let shared = Arc::new(Shared {
         chain_id,
-        validators,
+        validators: RwLock::new(validators),
+        relay_peers: relay_peers.clone(),
         agency: options.agency.clone(),
         store,
         mempool: Mutex::new(Mempool::new(
@@ -323,16 +372,9 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         genesis: genesis.clone(),
     });
 
-    let peers: Vec<String> = genesis
-        .content
-        .agencies
-        .iter()
-        .filter(|c| c.agency != options.agency)
-        .map(|c| c.api_url.clone())
-        .collect();
     std::thread::Builder::new()
         .name("relay".into())
-        .spawn(move || crate::relay::run(relay_rx, peers))
+        .spawn(move || crate::relay::run(relay_rx, relay_peers))
         .context("starting the relay thread")?;
 
     // Consensus engine.
@@ -341,11 +383,8 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let signer = ValidatorSigner::new(chain_id, PrivateKey(Arc::new(validator_key.clone())));
     let mut consensus = ConsensusConfig::default();
     consensus.p2p.listen_addr = multiaddr(&card.p2p_address)?;
-    consensus.p2p.persistent_peers = genesis
-        .content
-        .agencies
+    consensus.p2p.persistent_peers = peers
         .iter()
-        .filter(|c| c.agency != options.agency)
         .map(peer_multiaddr)
         .collect::<anyhow::Result<_>>()?;
     consensus.p2p.persistent_peers_only = true;
@@ -403,7 +442,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let router = crate::api::router(shared.clone());
     let api = tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let app = App::new(shared.clone(), Some(signer), address);
+    let app = App::new(shared.clone(), Some(signer), address, peers)?;
     tokio::select! {
         result = app.run(channels) => {
             result.context("consensus application stopped")?;
@@ -425,6 +464,28 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     // Give the WAL and store a moment to settle their last writes before exit.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// The member card of an agency admitted after the genesis, from its keys folder.
+fn read_card(options: &NodeOptions) -> anyhow::Result<caravan_sdk::genesis::MemberCard> {
+    let path = options.keys.join("member-card.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "agency {} is not a founder in the genesis, and its member card {} cannot be read",
+            options.agency,
+            path.display()
+        )
+    })?;
+    let card: caravan_sdk::genesis::MemberCard = serde_json::from_str(&text)
+        .with_context(|| format!("member card {} is not valid", path.display()))?;
+    anyhow::ensure!(
+        card.agency == options.agency,
+        "member card {} is for {}, not {}",
+        path.display(),
+        card.agency,
+        options.agency
+    );
+    Ok(card)
 }
 
 /// Resolves when the process receives SIGTERM (never on platforms without it).

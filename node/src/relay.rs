@@ -2,8 +2,9 @@
 //! can include a transaction submitted at any node. Best effort and batched: a peer that is down
 //! misses the relay, and the transaction still commits through the nodes that have it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Most transactions in one relay request.
@@ -14,16 +15,20 @@ const PEER_QUEUE: usize = 64;
 
 /// Runs the relay loop until the node stops (the sender is dropped): batches what arrives and
 /// hands each batch to one sender thread per peer, so that a slow or absent peer delays nobody.
-pub fn run(rx: Receiver<Vec<u8>>, peers: Vec<String>) {
-    let senders: Vec<SyncSender<Arc<Vec<u8>>>> = peers
-        .into_iter()
-        .map(|peer| {
-            let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(PEER_QUEUE);
-            std::thread::spawn(move || send_loop(rx, peer));
-            tx
-        })
-        .collect();
+/// The peers are re-read before each batch: agencies join and leave.
+pub fn run(rx: Receiver<Vec<u8>>, peers: Arc<RwLock<Vec<String>>>) {
+    let mut senders: HashMap<String, SyncSender<Arc<Vec<u8>>>> = HashMap::new();
     loop {
+        let wanted = peers.read().map(|p| p.clone()).unwrap_or_default();
+        // A dropped sender ends its peer's thread.
+        senders.retain(|peer, _| wanted.contains(peer));
+        for peer in wanted {
+            senders.entry(peer.clone()).or_insert_with(|| {
+                let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(PEER_QUEUE);
+                std::thread::spawn(move || send_loop(rx, peer));
+                tx
+            });
+        }
         let first = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(tx) => tx,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -40,7 +45,7 @@ pub fn run(rx: Receiver<Vec<u8>>, peers: Vec<String>) {
         let body = Arc::new(caravan_sdk::api::encode_batch(
             batch.iter().map(|tx| &tx[..]),
         ));
-        for sender in &senders {
+        for sender in senders.values() {
             if let Err(TrySendError::Full(_)) = sender.try_send(Arc::clone(&body)) {
                 tracing::debug!("relay queue of a peer is full; batch skipped for it");
             }

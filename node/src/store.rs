@@ -7,10 +7,10 @@ use std::path::Path;
 use minicbor::{Decode, Encode};
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition};
 
-use caravan_sdk::block::{Block, CommitCertificate};
+use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
 use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
-use caravan_sdk::genesis::Genesis;
+use caravan_sdk::genesis::{Genesis, MemberCard, Params};
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height, ParticipantId, TxId};
 use caravan_sdk::merkle::{
@@ -18,7 +18,7 @@ use caravan_sdk::merkle::{
 };
 use caravan_sdk::tx::Receipt;
 
-use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, keys};
+use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, governance, keys};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
@@ -26,6 +26,8 @@ const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transa
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Certified validator-set changes, by the height of the outgoing set's last header.
+const SET_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("validator_changes");
 
 /// The store's page cache.
 const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -109,20 +111,8 @@ impl Store {
         let txn = self.db.begin_write().map_err(db)?;
         {
             let mut state = txn.open_table(STATE).map_err(db)?;
-            for card in &genesis.content.agencies {
-                let p = Participant {
-                    name: card.name.clone(),
-                    roles: card.roles.clone(),
-                    public_key: card.admin_key,
-                    registered_at: Height(0),
-                    registered_by_tx: None,
-                };
-                state
-                    .insert(
-                        keys::participant(&ParticipantId::from(&card.agency)).as_slice(),
-                        codec::encode(&p).as_slice(),
-                    )
-                    .map_err(db)?;
+            for (key, value) in governance::genesis_state(genesis) {
+                state.insert(key.as_slice(), value.as_slice()).map_err(db)?;
             }
             let mut meta = txn.open_table(META).map_err(db)?;
             meta.insert("chain_id", chain_id.0.as_bytes().as_slice())
@@ -134,6 +124,7 @@ impl Store {
             txn.open_table(CERTIFICATES).map_err(db)?;
             txn.open_table(TRANSACTIONS).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
+            txn.open_table(SET_CHANGES).map_err(db)?;
         }
         txn.commit().map_err(db)
     }
@@ -226,6 +217,17 @@ impl Store {
             for (key, digest) in &effects.log_nodes {
                 nodes
                     .insert((key.level, key.index), digest.as_bytes().as_slice())
+                    .map_err(db)?;
+            }
+            if let Some(validators) = &effects.new_validators {
+                let change = SetChange {
+                    header: block.header.clone(),
+                    certificate: certificate.clone(),
+                    validators: validators.clone(),
+                };
+                txn.open_table(SET_CHANGES)
+                    .map_err(db)?
+                    .insert(height, codec::encode(&change).as_slice())
                     .map_err(db)?;
             }
             txn.open_table(META)
@@ -324,26 +326,65 @@ impl Reader {
         let Some(item) = self.proven(id)? else {
             return Ok(None);
         };
-        let signer = self
-            .participant(&item.transaction.tx.signer)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "signer {} of {id} unknown",
-                    item.transaction.tx.signer
-                ))
-            })?;
-        let signer_registration = match signer.registered_by_tx {
+        // A signer removed since (an agency that left) has no record any more; a founder's key
+        // is in the genesis.
+        let signer = self.participant(&item.transaction.tx.signer)?;
+        let signer_registration = match signer.and_then(|s| s.registered_by_tx) {
             Some(reg) => Some(
                 self.proven(&reg)?
                     .ok_or_else(|| StoreError::Corrupt(format!("registration {reg} missing")))?,
             ),
             None => None,
         };
+        let latest = signer_registration
+            .as_ref()
+            .map_or(item.header.height, |r| {
+                r.header.height.max(item.header.height)
+            });
         Ok(Some(ProofBundle {
             version: BUNDLE_VERSION,
             item,
             signer_registration,
+            validator_changes: self.validator_changes(latest)?,
         }))
+    }
+
+    /// The certified validator-set changes whose header is at or below `up_to`, in height order.
+    pub fn validator_changes(&self, up_to: Height) -> Result<Vec<SetChange>, StoreError> {
+        let table = self.txn.open_table(SET_CHANGES).map_err(db)?;
+        let mut out = Vec::new();
+        for entry in table.range(..=up_to.0).map_err(db)? {
+            let (height, bytes) = entry.map_err(db)?;
+            out.push(codec::decode(bytes.value(), MAX_BLOCK_BYTES).map_err(|e| {
+                StoreError::Corrupt(format!("validator change at {}: {e}", height.value()))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The validator set that certifies the block after this snapshot's tip.
+    pub fn validators(&self) -> Result<ValidatorSet, StoreError> {
+        governance::validators(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The federation parameters in force.
+    pub fn params(&self) -> Result<Params, StoreError> {
+        governance::params(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The member cards of the current agencies, by agency id.
+    pub fn members(&self) -> Result<Vec<MemberCard>, StoreError> {
+        StateView::scan(self, &governance::gkeys::members())?
+            .into_iter()
+            .map(|(key, bytes)| {
+                codec::decode(&bytes, MAX_BLOCK_BYTES).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "member card {}: {e}",
+                        String::from_utf8_lossy(&key)
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// A consistency proof between two log sizes.
@@ -469,7 +510,6 @@ mod tests {
             &chain_id,
             &tip,
             1,
-            validators.hash(),
             validators.validators[0].public_key,
             vec![tx.clone()],
             &Verified::new(64),

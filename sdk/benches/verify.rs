@@ -6,7 +6,9 @@ mod common;
 
 use std::hint::black_box;
 
-use caravan_sdk::bundle::{BundleVerifier, ProofBundle, verify_bundle, verify_certified_header};
+use caravan_sdk::bundle::{
+    BundleVerifier, ProofBundle, ValidatorHistory, verify_bundle, verify_certified_header,
+};
 use caravan_sdk::keys::Keypair;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -67,7 +69,7 @@ fn bundle_parts(c: &mut Criterion) {
         .map(|case| case.bundle)
         .expect("the registered participant's bundle");
     let genesis = &federation.genesis;
-    let chain_id = genesis.chain_id();
+    let history = ValidatorHistory::from_genesis(genesis, genesis.chain_id());
     let bytes = bundle.to_bytes();
     let mut group = c.benchmark_group("bundle_parts");
     group.throughput(Throughput::Elements(1));
@@ -80,8 +82,7 @@ fn bundle_parts(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 verify_certified_header(
-                    genesis,
-                    &chain_id,
+                    &history,
                     black_box(&bundle.item.header),
                     black_box(&bundle.item.certificate),
                 )

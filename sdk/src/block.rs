@@ -146,6 +146,44 @@ impl ValidatorSet {
     }
 }
 
+/// A certified change of the validator set: the last header the outgoing set certifies, whose
+/// `next_validators_hash` commits to the incoming set, with its certificate and that set. A chain
+/// of these from the genesis lets a verifier holding only the genesis check a header at any
+/// height.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct SetChange {
+    /// The last header of the outgoing set.
+    #[n(0)]
+    pub header: Header,
+    /// The outgoing set's certificate over it.
+    #[n(1)]
+    pub certificate: CommitCertificate,
+    /// The incoming set, which certifies the blocks from `header.height + 1` on.
+    #[n(2)]
+    pub validators: ValidatorSet,
+}
+
+impl ValidatorSet {
+    /// Checks the set's own rules: not empty, sorted by key, keys unique, every power positive.
+    pub fn check(&self) -> Result<(), String> {
+        if self.validators.is_empty() {
+            return Err("the validator set is empty".into());
+        }
+        if !self
+            .validators
+            .windows(2)
+            .all(|w| w[0].public_key < w[1].public_key)
+        {
+            return Err("validators must be sorted by key, each key once".into());
+        }
+        if let Some(v) = self.validators.iter().find(|v| v.power == 0) {
+            return Err(format!("validator {} has no voting power", v.agency));
+        }
+        Ok(())
+    }
+}
+
 /// Whether a vote is a prevote or a precommit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 #[cbor(index_only)]

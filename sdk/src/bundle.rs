@@ -7,16 +7,16 @@
 use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::block::{CertificateError, CommitCertificate, Header};
+use crate::block::{CertificateError, CommitCertificate, Header, SetChange, ValidatorSet};
 use crate::codec::{self, CodecError};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AgencyId, BlockId, ChainId, Height, ParticipantId, TxId};
 use crate::keys::PublicKey;
 use crate::merkle::{InclusionProof, MerkleError};
-use crate::tx::{Body, LogEntry, Outcome, Receipt, SignedTx};
+use crate::tx::{Body, Change, LogEntry, Outcome, Receipt, SignedTx};
 
 /// The current bundle format version.
-pub const BUNDLE_VERSION: u32 = 1;
+pub const BUNDLE_VERSION: u32 = 2;
 
 /// One committed transaction with the proofs that it was committed.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -53,6 +53,10 @@ pub struct ProofBundle {
     /// proof of its registration by an agency, which binds its key.
     #[n(2)]
     pub signer_registration: Option<ProvenTx>,
+    /// The certified changes of the validator set from the genesis up to the latest header in
+    /// the bundle, in height order (empty while the founding set is in force).
+    #[n(4)]
+    pub validator_changes: Vec<SetChange>,
 }
 
 impl ProofBundle {
@@ -168,6 +172,14 @@ pub enum VerifyError {
     /// The certificate does not certify the header.
     #[error("link 'certificate' failed: {0}")]
     Certificate(#[from] CertificateError),
+    /// A validator-set change does not follow from the set in force before it.
+    #[error("link 'validator-set change' at height {height} failed: {reason}")]
+    SetChange {
+        /// The height of the change's header.
+        height: Height,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl VerifyError {
@@ -184,61 +196,187 @@ impl VerifyError {
             VerifyError::Inclusion(_) => "inclusion proof",
             VerifyError::Header(_) => "header",
             VerifyError::Certificate(_) => "certificate",
+            VerifyError::SetChange { .. } => "validator-set change",
         }
     }
 }
 
-/// Checks a certified header against the genesis: chain, validator set and quorum certificate.
-/// Returns the agencies that certified it.
+/// Checks a certificate over a header under a validator set.
+type Certify<'a> =
+    dyn Fn(&Header, &CommitCertificate, &ValidatorSet) -> Result<Vec<AgencyId>, VerifyError> + 'a;
+
+/// The validator sets in force at each height, from the genesis's founding set through a chain
+/// of certified changes ([`SetChange`]), each checked against the set in force before it. This
+/// is the light client: with it, a header at any height is checked from the genesis alone.
+///
+/// The usual light-client limit applies: a quorum of a set that has since been replaced could
+/// sign a header that contradicts a later change; a verifier shown only that header cannot tell.
+/// `caravan follow` keeps the latest checkpoint and reports such forks with both signed headers.
+#[derive(Clone, Debug)]
+pub struct ValidatorHistory {
+    chain_id: ChainId,
+    /// The first height each set certifies, and the set; heights strictly increasing.
+    sets: Vec<(Height, ValidatorSet)>,
+}
+
+impl ValidatorHistory {
+    /// The founding set, which certifies the blocks from height 1 on until the first change.
+    pub fn from_genesis(genesis: &Genesis, chain_id: ChainId) -> Self {
+        ValidatorHistory {
+            chain_id,
+            sets: vec![(Height(1), genesis.content.validator_set())],
+        }
+    }
+
+    /// How many changes were followed.
+    pub fn changes(&self) -> usize {
+        self.sets.len() - 1
+    }
+
+    /// The latest set known, and the first height it certifies.
+    pub fn latest(&self) -> (Height, &ValidatorSet) {
+        let (h, set) = self
+            .sets
+            .last()
+            .expect("a history starts with the founding set");
+        (*h, set)
+    }
+
+    /// The set that certifies `height`, and the first height of the set after it, if known.
+    pub fn at(&self, height: Height) -> (&ValidatorSet, Option<Height>) {
+        let i = self
+            .sets
+            .partition_point(|(first, _)| *first <= height)
+            .max(1)
+            - 1;
+        (
+            &self.sets[i].1,
+            self.sets.get(i + 1).map(|(first, _)| *first),
+        )
+    }
+
+    /// Follows `changes`, in height order, checking each certificate with `certify` (which a
+    /// [`BundleVerifier`] uses to remember certified headers).
+    fn follow_with(
+        &mut self,
+        changes: &[SetChange],
+        certify: &Certify<'_>,
+    ) -> Result<(), VerifyError> {
+        for change in changes {
+            let height = change.header.height;
+            let fail = |reason: String| VerifyError::SetChange { height, reason };
+            let (first, current) = self.latest();
+            if height < first {
+                return Err(fail(format!(
+                    "changes must be in height order; the set in force since height {first} cannot be changed at height {height}"
+                )));
+            }
+            if change.header.chain_id != self.chain_id {
+                return Err(fail(format!(
+                    "header is for chain {}, the genesis is chain {}",
+                    change.header.chain_id, self.chain_id
+                )));
+            }
+            if change.header.validators_hash != current.hash() {
+                return Err(fail(format!(
+                    "header names validator set {}, the set in force is {}: a change before it is missing",
+                    change.header.validators_hash,
+                    current.hash()
+                )));
+            }
+            if change.header.next_validators_hash != change.validators.hash() {
+                return Err(fail(format!(
+                    "header commits to next validator set {}, the change carries set {}",
+                    change.header.next_validators_hash,
+                    change.validators.hash()
+                )));
+            }
+            if change.validators.hash() == current.hash() {
+                return Err(fail("the change does not change the set".into()));
+            }
+            change.validators.check().map_err(fail)?;
+            certify(&change.header, &change.certificate, current)
+                .map_err(|e| fail(format!("the outgoing set's certificate fails: {e}")))?;
+            self.sets.push((height.next(), change.validators.clone()));
+        }
+        Ok(())
+    }
+
+    /// Follows `changes`, in height order, each certified by the set in force before it.
+    pub fn follow(&mut self, changes: &[SetChange]) -> Result<(), VerifyError> {
+        let chain_id = self.chain_id;
+        self.follow_with(changes, &|header, certificate, set| {
+            Ok(certificate.verify(&chain_id, header.height, &header.id(), set)?)
+        })
+    }
+
+    /// Checks that `header` is consistent with the known sets: it names the set in force at its
+    /// height, and as next set the one a known change introduces (or the same set). Returns the
+    /// set that must certify it.
+    pub fn expected_set(&self, header: &Header) -> Result<&ValidatorSet, VerifyError> {
+        if header.chain_id != self.chain_id {
+            return Err(VerifyError::WrongChain {
+                what: "header",
+                expected: self.chain_id,
+                found: header.chain_id,
+            });
+        }
+        let (set, next_first) = self.at(header.height);
+        if header.validators_hash != set.hash() {
+            return Err(VerifyError::Header(format!(
+                "header at height {} names validator set {}, the set in force at that height after {} certified change(s) is {}: the chain of validator-set changes skips a change, or the header is forged",
+                header.height,
+                header.validators_hash,
+                self.changes(),
+                set.hash()
+            )));
+        }
+        let expected_next = match next_first {
+            Some(first) if first == header.height.next() => self.at(first).0.hash(),
+            _ => set.hash(),
+        };
+        if header.next_validators_hash != expected_next {
+            return Err(VerifyError::Header(format!(
+                "header at height {} names next validator set {}, which no certified change in the bundle introduces",
+                header.height, header.next_validators_hash
+            )));
+        }
+        if set.get(&header.proposer).is_none() {
+            return Err(VerifyError::Header(format!(
+                "proposer {} of height {} is not a validator of that height",
+                header.proposer, header.height
+            )));
+        }
+        Ok(set)
+    }
+}
+
+/// Checks a certified header against a validator history: chain, validator set and quorum
+/// certificate. Returns the agencies that certified it.
 pub fn verify_certified_header(
-    genesis: &Genesis,
-    chain_id: &ChainId,
+    history: &ValidatorHistory,
     header: &Header,
     certificate: &CommitCertificate,
 ) -> Result<Vec<AgencyId>, VerifyError> {
-    if &header.chain_id != chain_id {
-        return Err(VerifyError::WrongChain {
-            what: "header",
-            expected: *chain_id,
-            found: header.chain_id,
-        });
-    }
-    // Membership does not change yet: every height is certified by the founding set.
-    let validators = genesis.content.validator_set();
-    if header.validators_hash != validators.hash() {
-        return Err(VerifyError::Header(format!(
-            "header at height {} names validator set {}, the genesis set is {}",
-            header.height,
-            header.validators_hash,
-            validators.hash()
-        )));
-    }
-    if header.next_validators_hash != validators.hash() {
-        return Err(VerifyError::Header(format!(
-            "header at height {} names next validator set {}, which no certified change introduced",
-            header.height, header.next_validators_hash
-        )));
-    }
-    if validators.get(&header.proposer).is_none() {
-        return Err(VerifyError::Header(format!(
-            "proposer {} of height {} is not a validator",
-            header.proposer, header.height
-        )));
-    }
-    Ok(certificate.verify(chain_id, header.height, &header.id(), &validators)?)
+    let set = history.expected_set(header)?;
+    Ok(certificate.verify(&history.chain_id, header.height, &header.id(), set)?)
 }
 
 /// Checks that the certified checkpoint `new` extends the certified checkpoint `old` (no history
-/// was rewritten between them), given a consistency proof between their log sizes.
+/// was rewritten between them), given a consistency proof between their log sizes and the
+/// validator-set changes up to `new`.
 pub fn verify_extension(
     genesis: &Genesis,
+    changes: &[SetChange],
     old: (&Header, &CommitCertificate),
     new: (&Header, &CommitCertificate),
     proof: &crate::merkle::ConsistencyProof,
 ) -> Result<(), VerifyError> {
     let chain_id = genesis.verify()?;
-    verify_certified_header(genesis, &chain_id, old.0, old.1)?;
-    verify_certified_header(genesis, &chain_id, new.0, new.1)?;
+    let mut history = ValidatorHistory::from_genesis(genesis, chain_id);
+    history.follow(changes)?;
+    verify_certified_header(&history, old.0, old.1)?;
+    verify_certified_header(&history, new.0, new.1)?;
     if proof.old_size != old.0.log_size || proof.new_size != new.0.log_size {
         return Err(VerifyError::Receipt(format!(
             "consistency proof is for log sizes {} -> {}, the checkpoints have {} -> {}",
@@ -252,6 +390,7 @@ pub fn verify_extension(
 /// Verifies the proofs of one transaction, given the key its signer signs with.
 fn verify_proven(
     verifier: &BundleVerifier<'_>,
+    history: &ValidatorHistory,
     chain_id: &ChainId,
     proven: &ProvenTx,
     key: &PublicKey,
@@ -296,7 +435,8 @@ fn verify_proven(
     }
     .leaf_hash();
     proven.inclusion.verify(&leaf, &proven.header.log_root)?;
-    verifier.certified(&proven.header, &proven.certificate)
+    let set = history.expected_set(&proven.header)?;
+    verifier.certified(&proven.header, &proven.certificate, set)
 }
 
 /// Verifies `bundle` against `genesis`, offline. To verify many bundles, a [`BundleVerifier`]
@@ -329,13 +469,17 @@ impl<'g> BundleVerifier<'g> {
         })
     }
 
+    /// Checks `certificate` over `header` under `set` (which the caller has matched with the
+    /// header's `validators_hash`), remembering the answer.
     fn certified(
         &self,
         header: &Header,
         certificate: &CommitCertificate,
+        set: &ValidatorSet,
     ) -> Result<Vec<AgencyId>, VerifyError> {
         let mut hasher = blake3::Hasher::new();
         hasher.update(header.id().0.as_bytes());
+        hasher.update(set.hash().as_bytes());
         hasher.update(&codec::encode(certificate));
         let key: [u8; 32] = hasher.finalize().into();
         if let Ok(known) = self.headers.lock()
@@ -343,7 +487,7 @@ impl<'g> BundleVerifier<'g> {
         {
             return Ok(signers.clone());
         }
-        let signers = verify_certified_header(self.genesis, &self.chain_id, header, certificate)?;
+        let signers = certificate.verify(&self.chain_id, header.height, &header.id(), set)?;
         if let Ok(mut known) = self.headers.lock() {
             if known.len() >= REMEMBERED_HEADERS {
                 known.clear();
@@ -360,6 +504,10 @@ impl<'g> BundleVerifier<'g> {
         if bundle.version != BUNDLE_VERSION {
             return Err(VerifyError::Version(bundle.version));
         }
+        let mut history = ValidatorHistory::from_genesis(genesis, chain_id);
+        history.follow_with(&bundle.validator_changes, &|header, certificate, set| {
+            self.certified(header, certificate, set)
+        })?;
         let item = &bundle.item;
         if item.transaction.tx.chain_id != chain_id {
             return Err(VerifyError::WrongChain {
@@ -404,18 +552,29 @@ impl<'g> BundleVerifier<'g> {
                         "registration of {signer} is signed by {registrar}, which is not a founding agency"
                     ))))
                 })?;
-                verify_proven(self, &chain_id, registration, &card.admin_key)
+                verify_proven(self, &history, &chain_id, registration, &card.admin_key)
                     .map_err(|e| VerifyError::Registration(Box::new(e)))?;
                 if registration.receipt.outcome != Outcome::Accepted {
                     return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
                         "the registration was rejected by the ledger".into(),
                     ))));
                 }
-                match &registration.transaction.tx.body {
+                let registered = match &registration.transaction.tx.body {
                     Body::RegisterParticipant { id, public_key, .. }
                     | Body::RegisterEnterprise { id, public_key, .. }
                         if id == signer =>
                     {
+                        Some(*public_key)
+                    }
+                    // An agency admitted by governance: its key is in the proposal, and the
+                    // ledger accepts its transactions only once the change is enacted.
+                    Body::ProposeChange {
+                        change: Change::AddAgency { card },
+                    } if card.agency.as_str() == signer.as_str() => Some(card.admin_key),
+                    _ => None,
+                };
+                match registered {
+                    Some(public_key) => {
                         if registration.receipt.height >= item.receipt.height
                             && !(registration.receipt.height == item.receipt.height
                                 && registration.receipt.index < item.receipt.index)
@@ -431,14 +590,14 @@ impl<'g> BundleVerifier<'g> {
                             ))));
                         }
                         (
-                            *public_key,
+                            public_key,
                             format!(
                                 "registered on the ledger by {} at height {}",
                                 registrar, registration.receipt.height
                             ),
                         )
                     }
-                    _ => {
+                    None => {
                         return Err(VerifyError::Registration(Box::new(VerifyError::Signer(
                             format!("the registration transaction does not register {signer}"),
                         ))));
@@ -446,7 +605,7 @@ impl<'g> BundleVerifier<'g> {
                 }
             }
         };
-        let certified_by = verify_proven(self, &chain_id, item, &key)?;
+        let certified_by = verify_proven(self, &history, &chain_id, item, &key)?;
         Ok(Proven {
             tx_id: item.transaction.id(),
             signer: signer.clone(),
@@ -573,6 +732,7 @@ pub(crate) mod tests {
             version: BUNDLE_VERSION,
             item,
             signer_registration: Some(registration),
+            validator_changes: Vec::new(),
         };
         (genesis, bundle, keys.into_iter().map(|(v, _)| v).collect())
     }

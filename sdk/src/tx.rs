@@ -6,14 +6,16 @@ use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
+use crate::genesis::{MemberCard, Params};
 use crate::hash::{Digest, Domain, hash};
-use crate::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
+use crate::ids::{AgencyId, ChainId, Height, Nonce, ParticipantId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
 use crate::trade::documents::{Date, DocumentFields};
 use crate::trade::ident::{Amount, CountryCode, ScoCode, UnLocode};
 use crate::trade::model::{
     CreditRecord, Leg, LegalIds, ReportDecision, TransportEventKind, validate_ucr,
 };
+use crate::trade::rules::RuleParams;
 
 /// What a participant may do. Each body kind names the roles allowed to submit it.
 #[derive(
@@ -289,6 +291,130 @@ pub enum Body {
         #[n(0)]
         lien: TxId,
     },
+    /// An agency proposes a change of the federation; the proposal counts as its approval.
+    #[n(14)]
+    ProposeChange {
+        /// The change.
+        #[n(0)]
+        change: Change,
+    },
+    /// An agency approves a pending proposal. The approval that brings the approving agencies to
+    /// at least two thirds of the current agencies enacts the change.
+    #[n(15)]
+    ApproveChange {
+        /// The proposal (its transaction id).
+        #[n(0)]
+        proposal: TxId,
+    },
+}
+
+/// A change of the federation that its agencies decide together (see [`Body::ProposeChange`]).
+/// Changes of the validator set take effect [`VALIDATOR_CHANGE_DELAY`] blocks after the height
+/// at which they are enacted, so that a joining agency's node can catch up first.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A new agency joins: it becomes a participant with its card's roles and admin key, and a
+    /// validator with its card's validator key.
+    #[n(0)]
+    AddAgency {
+        /// The new agency's member card.
+        #[n(0)]
+        card: MemberCard,
+    },
+    /// An agency leaves: its admin key stops signing and its validator stops voting.
+    #[n(1)]
+    RemoveAgency {
+        /// The agency.
+        #[n(0)]
+        agency: AgencyId,
+    },
+    /// An agency's validator votes with a new key from the activation height on.
+    #[n(2)]
+    RotateValidatorKey {
+        /// The agency.
+        #[n(0)]
+        agency: AgencyId,
+        /// Its new validator key.
+        #[n(1)]
+        validator_key: PublicKey,
+    },
+    /// New federation parameters (block and pool limits).
+    #[n(3)]
+    SetParams {
+        /// The parameters.
+        #[n(0)]
+        params: Params,
+    },
+    /// New cross-validation tolerances.
+    #[n(4)]
+    SetRuleParams {
+        /// The tolerances.
+        #[n(0)]
+        rules: RuleParams,
+    },
+}
+
+/// Blocks between the enactment of a validator-set change and the first block the new set
+/// certifies.
+pub const VALIDATOR_CHANGE_DELAY: u64 = 10;
+
+impl Change {
+    /// Checks the change on its own, without state.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        let invalid = |detail: String| Err(Rejection::new(RejectReason::InvalidBody, detail));
+        match self {
+            Change::AddAgency { card } => {
+                short_text("agency name", &card.name, 256)?;
+                if card.country.len() != 2 || !card.country.bytes().all(|b| b.is_ascii_uppercase())
+                {
+                    return invalid(format!(
+                        "country must be an ISO 3166-1 alpha-2 code, found {:?}",
+                        card.country
+                    ));
+                }
+                if card.roles.is_empty() || !card.roles.windows(2).all(|w| w[0] < w[1]) {
+                    return invalid(
+                        "roles must be non-empty, sorted and without duplicates".into(),
+                    );
+                }
+                let keys = [card.validator_key, card.network_key, card.admin_key];
+                if keys[0] == keys[1] || keys[0] == keys[2] || keys[1] == keys[2] {
+                    return invalid(
+                        "the validator, network and admin keys must be three different keys".into(),
+                    );
+                }
+                short_text("p2p address", &card.p2p_address, 256)?;
+                short_text("API URL", &card.api_url, 256)
+            }
+            Change::RemoveAgency { .. } | Change::RotateValidatorKey { .. } => Ok(()),
+            Change::SetParams { params } => {
+                if params.block_max_transactions == 0
+                    || params.block_max_bytes < 64 * 1024
+                    || params.block_max_bytes > 4 * 1024 * 1024
+                    || params.mempool_max_transactions < params.block_max_transactions
+                {
+                    return invalid(format!(
+                        "parameters out of range: a block holds at least one transaction and 64 KiB to 4 MiB, and the pool at least one block ({params:?})"
+                    ));
+                }
+                Ok(())
+            }
+            Change::SetRuleParams { rules } => rules
+                .check()
+                .map_err(|e| Rejection::new(RejectReason::InvalidBody, e.to_string())),
+        }
+    }
+
+    /// Whether the change alters the validator set.
+    pub fn changes_validators(&self) -> bool {
+        matches!(
+            self,
+            Change::AddAgency { .. }
+                | Change::RemoveAgency { .. }
+                | Change::RotateValidatorKey { .. }
+        )
+    }
 }
 
 /// Roles that agencies hold; the document and consignment rules treat them alike.
@@ -347,6 +473,8 @@ impl Body {
             Body::CloseConsignment { .. } => &DOCUMENT_ROLES,
             Body::AttestReport { .. } => &[Role::Customs, Role::Border],
             Body::RegisterLien { .. } | Body::ReleaseLien { .. } => &[Role::Bank],
+            // Execution also requires the signer to be an agency of the federation.
+            Body::ProposeChange { .. } | Body::ApproveChange { .. } => &AGENCY_ROLES,
         }
     }
 
@@ -544,7 +672,8 @@ impl Body {
                 }
                 Ok(())
             }
-            Body::ReleaseLien { .. } => Ok(()),
+            Body::ReleaseLien { .. } | Body::ApproveChange { .. } => Ok(()),
+            Body::ProposeChange { change } => change.validate(),
         }
     }
 }

@@ -15,11 +15,14 @@ use malachite::app::types::core::{
 };
 use malachite::app::types::sync::RawDecidedValue;
 use malachite::app::types::{LocallyProposedValue, PeerId, ProposedValue};
-use malachite::{AppMsg, Channels, NetworkMsg};
+use malachite::{AppMsg, Channels, NetworkMsg, NetworkRequest};
 use tracing::{debug, error, info, warn};
 
-use caravan_sdk::block::{Block, CommitCertificate, CommitSignature};
+use caravan_sdk::block::{
+    Block, CommitCertificate, CommitSignature, ValidatorSet as SdkValidatorSet,
+};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
+use caravan_sdk::genesis::MemberCard;
 use caravan_sdk::ids::{BlockId, Height};
 
 use super::signing::{ValidatorSigner, proposal_signing_digest};
@@ -50,7 +53,12 @@ pub struct App {
     shared: Arc<Shared>,
     signer: Option<ValidatorSigner>,
     address: Address,
+    /// The set that certifies the current height, in the sdk's form and the engine's.
+    validators: SdkValidatorSet,
     validator_set: ValidatorSet,
+    /// The peers this node keeps connections to: every agency's node, and a validator's that
+    /// left but still certifies blocks until its set is replaced.
+    peers: Vec<MemberCard>,
     timeouts: LinearTimeouts,
     height: ConsensusHeight,
     round: Round,
@@ -67,8 +75,14 @@ const MAX_STREAMS: usize = 256;
 
 impl App {
     /// A new application over `shared`.
-    pub fn new(shared: Arc<Shared>, signer: Option<ValidatorSigner>, address: Address) -> Self {
-        let validator_set = ValidatorSet::from(&shared.validators);
+    pub fn new(
+        shared: Arc<Shared>,
+        signer: Option<ValidatorSigner>,
+        address: Address,
+        peers: Vec<MemberCard>,
+    ) -> anyhow::Result<Self> {
+        let validators = shared.store.reader()?.validators()?;
+        let validator_set = ValidatorSet::from(&validators);
         let timeouts = LinearTimeouts {
             propose: Duration::from_millis(2000),
             propose_delta: Duration::from_millis(500),
@@ -79,11 +93,13 @@ impl App {
             rebroadcast: Duration::from_millis(4000),
             max_timeout: Duration::from_secs(30),
         };
-        App {
+        Ok(App {
             shared,
             signer,
             address,
+            validators,
             validator_set,
+            peers,
             timeouts,
             height: ConsensusHeight(0),
             round: Round::Nil,
@@ -91,11 +107,30 @@ impl App {
             built: HashMap::new(),
             streams: HashMap::new(),
             future_parts: Vec::new(),
-        }
+        })
     }
 
-    fn params(&self) -> HeightParams<CaravanContext> {
-        HeightParams::new(self.validator_set.clone(), self.timeouts, None)
+    /// The parameters of the height after the committed tip: its validator set comes from the
+    /// committed state, so every node derives the same set for every height, also when it
+    /// replays history through value sync.
+    fn params(&mut self) -> anyhow::Result<HeightParams<CaravanContext>> {
+        let validators = self.shared.store.reader()?.validators()?;
+        if validators != self.validators {
+            info!(
+                height = %self.height,
+                validators = validators.validators.len(),
+                set = %validators.hash(),
+                "validator set changes"
+            );
+            self.validator_set = ValidatorSet::from(&validators);
+            self.validators = validators.clone();
+            self.shared.set_validators(validators);
+        }
+        Ok(HeightParams::new(
+            self.validator_set.clone(),
+            self.timeouts,
+            None,
+        ))
     }
 
     /// Runs until consensus stops.
@@ -121,7 +156,8 @@ impl App {
                 let tip = self.shared.store.tip()?;
                 self.height = ConsensusHeight(tip.height.0 + 1);
                 info!(height = %self.height, "consensus ready");
-                let _ = reply.send((self.height, self.params()));
+                let params = self.params()?;
+                let _ = reply.send((self.height, params));
             }
             AppMsg::StartedRound {
                 height,
@@ -190,10 +226,11 @@ impl App {
                     self.height = ConsensusHeight(committed + 1);
                     self.undecided.clear();
                     self.built.clear();
-                    Next::Start(self.height, self.params())
+                    self.update_peers(channels)?;
+                    Next::Start(self.height, self.params()?)
                 } else {
                     warn!(height = %certificate.height, "decided block was not committed; restarting the height");
-                    Next::Restart(certificate.height, self.params())
+                    Next::Restart(certificate.height, self.params()?)
                 };
                 let _ = reply.send(next);
             }
@@ -286,7 +323,9 @@ impl App {
                 break;
             }
         }
-        let params = &self.shared.genesis.content.params;
+        let tip = self.shared.store.tip()?;
+        let reader = self.shared.store.reader()?;
+        let params = reader.params()?;
         let candidates = self
             .shared
             .mempool
@@ -296,8 +335,6 @@ impl App {
                 params.block_max_transactions as usize,
                 params.block_max_bytes as usize,
             );
-        let tip = self.shared.store.tip()?;
-        let reader = self.shared.store.reader()?;
         // Transactions that can no longer be in a block (e.g. committed through another node
         // meanwhile) are left out and dropped from the pool; those that will be ordered with a
         // rejected receipt stay, so that their submitters learn why.
@@ -307,7 +344,6 @@ impl App {
             &self.shared.chain_id,
             &tip,
             time_ms,
-            self.shared.validators.hash(),
             self.address.0,
             candidates,
             &self.shared.verified,
@@ -426,12 +462,7 @@ impl App {
         &mut self,
         part: ProposalPart,
     ) -> anyhow::Result<Option<ProposedValue<CaravanContext>>> {
-        let Some(proposer_key) = self
-            .shared
-            .validators
-            .get(&part.proposer.0)
-            .map(|v| v.public_key)
-        else {
+        let Some(proposer_key) = self.validators.get(&part.proposer.0).map(|v| v.public_key) else {
             warn!(proposer = %part.proposer, "proposal part from a non-validator ignored");
             return Ok(None);
         };
@@ -467,7 +498,6 @@ impl App {
                 &reader,
                 &self.shared.chain_id,
                 &tip,
-                self.shared.validators.hash(),
                 &block,
                 now_ms(),
                 &self.shared.verified,
@@ -532,7 +562,6 @@ impl App {
             &reader,
             &self.shared.chain_id,
             &tip,
-            self.shared.validators.hash(),
             &block,
             u64::MAX / 2,
             &self.shared.verified,
@@ -588,7 +617,7 @@ impl App {
                 &self.shared.chain_id,
                 Height(certificate.height.0),
                 &id,
-                &self.shared.validators,
+                &self.validators,
             )
             .map_err(|e| {
                 anyhow::anyhow!("engine produced a certificate that does not verify: {e}")
@@ -611,6 +640,74 @@ impl App {
             signatures = certificate.commit_signatures.len(),
             "committed"
         );
+        Ok(())
+    }
+}
+
+impl App {
+    /// Keeps the peer connections in line with the committed membership: a newly admitted
+    /// agency's node is connected at once (so that it can catch up before its set takes over), a
+    /// departed one once it no longer certifies blocks.
+    fn update_peers(&mut self, channels: &Channels<CaravanContext>) -> anyhow::Result<()> {
+        let reader = self.shared.store.reader()?;
+        let members = reader.members()?;
+        let validators = reader.validators()?;
+        let own = self.shared.agency.clone();
+        let mut wanted: Vec<MemberCard> = members.into_iter().filter(|c| c.agency != own).collect();
+        for card in &self.peers {
+            let still_validates = validators
+                .validators
+                .iter()
+                .any(|v| v.agency == card.agency);
+            if still_validates && !wanted.iter().any(|c| c.agency == card.agency) {
+                wanted.push(card.clone());
+            }
+        }
+        wanted.sort_by(|a, b| a.agency.cmp(&b.agency));
+        if wanted == self.peers {
+            return Ok(());
+        }
+        let added: Vec<MemberCard> = wanted
+            .iter()
+            .filter(|c| !self.peers.contains(c))
+            .cloned()
+            .collect();
+        let removed: Vec<MemberCard> = self
+            .peers
+            .iter()
+            .filter(|c| !wanted.contains(c))
+            .cloned()
+            .collect();
+        for (card, add) in added
+            .iter()
+            .map(|c| (c, true))
+            .chain(removed.iter().map(|c| (c, false)))
+        {
+            let addr = match crate::node::peer_multiaddr(card) {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(agency = %card.agency, error = %e, "peer address unusable");
+                    continue;
+                }
+            };
+            info!(agency = %card.agency, %addr, add, "updating peers");
+            let requests = channels.net_requests.clone();
+            tokio::spawn(async move {
+                let result = if add {
+                    NetworkRequest::add_persistent_peer(&requests, addr).await
+                } else {
+                    NetworkRequest::remove_persistent_peer(&requests, addr).await
+                };
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(error = ?e, "peer update refused"),
+                    Err(e) => warn!(error = %e, "peer update failed"),
+                }
+            });
+        }
+        self.shared
+            .set_relay_peers(wanted.iter().map(|c| c.api_url.clone()).collect());
+        self.peers = wanted;
         Ok(())
     }
 }

@@ -8,7 +8,8 @@ use caravan_sdk::ids::{BlockId, ChainId, Height};
 use caravan_sdk::keys::PublicKey;
 use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
 
-use super::state::{Overlay, StateError, StateView};
+use super::governance;
+use super::state::{Overlay, StateError, StateView, TxState};
 use super::tx::{Context, execute_tx};
 use super::types::{BlockEffects, Tip};
 use super::verified::Verified;
@@ -128,6 +129,13 @@ fn run<V: StateView>(
         receipts.push(receipt);
         ids.push(id);
     }
+    // The set that certifies this block is the one in force after the parent; the block's
+    // header also commits to the set that certifies the next one.
+    let validators = governance::validators(view)?;
+    let mut end = TxState::new(view, &overlay);
+    let (next, changed) = governance::end_block(&mut end, height)?;
+    let end_writes = end.finish();
+    overlay.merge(end_writes);
     let writes = overlay.into_writes();
     let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
     let writes_hash = hash(Domain::State, &codec::encode(&writes));
@@ -146,6 +154,10 @@ fn run<V: StateView>(
             tx_ids: ids,
             receipts,
             writes,
+            validators_hash: validators.hash(),
+            next_validators_hash: next.hash(),
+            new_validators: changed.then_some(next),
+            validators,
             tip: Tip {
                 height,
                 block_id,
@@ -178,7 +190,6 @@ pub fn build_block<V: StateView>(
     chain_id: &ChainId,
     parent: &Tip,
     time_ms: u64,
-    validators_hash: Digest,
     proposer: PublicKey,
     candidates: Vec<SignedTx>,
     verified: &Verified,
@@ -217,8 +228,8 @@ pub fn build_block<V: StateView>(
         log_root: effects.tip.log.root(),
         log_size: effects.tip.log.size(),
         state_root: effects.tip.state_root,
-        validators_hash,
-        next_validators_hash: validators_hash,
+        validators_hash: effects.validators_hash,
+        next_validators_hash: effects.next_validators_hash,
         proposer,
     };
     effects.tip.block_id = header.id();
@@ -240,7 +251,6 @@ pub fn verify_block<V: StateView>(
     view: &V,
     chain_id: &ChainId,
     parent: &Tip,
-    validators_hash: Digest,
     block: &Block,
     now_ms: u64,
     verified: &Verified,
@@ -281,13 +291,6 @@ pub fn verify_block<V: StateView>(
             format!("<= {}", now_ms + MAX_CLOCK_DRIFT_MS),
         );
     }
-    if h.validators_hash != validators_hash || h.next_validators_hash != validators_hash {
-        return mismatch(
-            "validators_hash",
-            h.validators_hash.to_string(),
-            validators_hash.to_string(),
-        );
-    }
     if h.transaction_count as usize != block.transactions.len() {
         return mismatch(
             "transaction_count",
@@ -325,6 +328,27 @@ pub fn verify_block<V: StateView>(
                 effects.tip.log.root(),
                 effects.tip.log.size()
             ),
+        );
+    }
+    if h.validators_hash != effects.validators_hash {
+        return mismatch(
+            "validators_hash",
+            h.validators_hash.to_string(),
+            effects.validators_hash.to_string(),
+        );
+    }
+    if h.next_validators_hash != effects.next_validators_hash {
+        return mismatch(
+            "next_validators_hash",
+            h.next_validators_hash.to_string(),
+            effects.next_validators_hash.to_string(),
+        );
+    }
+    if effects.validators.get(&h.proposer).is_none() {
+        return mismatch(
+            "proposer",
+            h.proposer.to_string(),
+            "a validator of this height".into(),
         );
     }
     if h.state_root != effects.tip.state_root {

@@ -6,6 +6,7 @@
 //! effects are the list of writes, applied by the store in the block's single durable write.
 
 mod block;
+pub mod governance;
 mod state;
 mod trade;
 mod tx;

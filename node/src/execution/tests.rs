@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use caravan_sdk::block::Block;
 use caravan_sdk::codec;
+use caravan_sdk::genesis::{MemberCard, Params};
+use caravan_sdk::ids::AgencyId;
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height, Nonce, ParticipantId, TxId};
 use caravan_sdk::keys::{Keypair, PublicKey};
@@ -49,8 +51,26 @@ fn setup() -> (MemState, Keypair, PublicKey) {
             public_key: agency.public(),
             registered_at: Height(0),
             registered_by_tx: None,
+            agency: true,
         }),
     );
+    let card = MemberCard {
+        agency: AgencyId::new("CN-QDG-CUSTOMS").expect("id"),
+        name: "Qingdao".into(),
+        country: "CN".into(),
+        roles: vec![Role::Registry, Role::Customs],
+        validator_key: proposer,
+        network_key: Keypair::from_seed(&[5; 32]).public(),
+        admin_key: agency.public(),
+        p2p_address: "127.0.0.1:1".into(),
+        api_url: "http://127.0.0.1:2".into(),
+    };
+    entries.insert(governance::gkeys::member(&card.agency), codec::encode(&card));
+    entries.insert(
+        governance::gkeys::validators(),
+        codec::encode(&governance::set_of(std::slice::from_ref(&card))),
+    );
+    entries.insert(governance::gkeys::params(), codec::encode(&Params::default()));
     (MemState { entries }, agency, proposer)
 }
 
@@ -91,7 +111,6 @@ fn build_all<V: StateView>(
     chain_id: &ChainId,
     parent: &Tip,
     time_ms: u64,
-    validators_hash: Digest,
     proposer: PublicKey,
     txs: Vec<SignedTx>,
     verified: &Verified,
@@ -111,7 +130,6 @@ fn build_all<V: StateView>(
         chain_id,
         parent,
         time_ms,
-        validators_hash,
         proposer,
         txs,
         verified,
@@ -134,7 +152,6 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         vec![
             forged.clone(),
@@ -154,7 +171,6 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
-        Digest::ZERO,
         &built.block,
         10,
         &Verified::new(64),
@@ -176,7 +192,6 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         txs,
         &Verified::new(64),
@@ -201,7 +216,6 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
-        Digest::ZERO,
         &block,
         10,
         &Verified::new(64),
@@ -226,7 +240,6 @@ fn ordered_conflicts_get_rejected_receipts() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         txs,
         &Verified::new(64),
@@ -273,7 +286,6 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
             &CHAIN,
             &Tip::genesis(&CHAIN),
             5,
-            Digest::ZERO,
             proposer,
             txs,
             &Verified::new(64),
@@ -314,7 +326,6 @@ fn a_remembered_signature_vouches_for_no_other() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         vec![forged],
         &verified,
@@ -333,7 +344,6 @@ fn a_remembered_signature_vouches_for_no_other() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         vec![good],
         &verified,
@@ -343,7 +353,6 @@ fn a_remembered_signature_vouches_for_no_other() {
         &state,
         &CHAIN,
         &Tip::genesis(&CHAIN),
-        Digest::ZERO,
         &block,
         10,
         &Verified::new(64),
@@ -361,7 +370,6 @@ fn every_header_field_is_checked() {
         &CHAIN,
         &Tip::genesis(&CHAIN),
         5,
-        Digest::ZERO,
         proposer,
         vec![register(&agency, 1, "EXP-1", &exporter)],
         &Verified::new(64),
@@ -409,7 +417,6 @@ fn every_header_field_is_checked() {
             &state,
             &CHAIN,
             &tip,
-            Digest::ZERO,
             &bad,
             10,
             &Verified::new(64),
@@ -480,7 +487,6 @@ mod trade {
                 &CHAIN,
                 &self.tip,
                 DAY_MS + self.tip.height.0,
-                Digest::ZERO,
                 proposer,
                 txs,
                 &Verified::new(64),
@@ -648,7 +654,6 @@ mod trade {
             &CHAIN,
             &l.tip,
             DAY_MS,
-            Digest::ZERO,
             exporter.public(),
             vec![tx],
             &Verified::new(64),

@@ -197,6 +197,7 @@ pub fn apply<V: StateView>(
                     public_key: *public_key,
                     registered_at: ctx.height,
                     registered_by_tx: Some(id),
+                    agency: false,
                 },
             );
             state.put(tkeys::enterprise_of(pid), &sco.as_str().to_string());
@@ -662,7 +663,10 @@ pub fn apply<V: StateView>(
             state.put(key, &l);
             Ok(Ok(()))
         }
-        Body::RegisterParticipant { .. } | Body::AnchorRecord { .. } => Ok(Ok(())),
+        Body::RegisterParticipant { .. }
+        | Body::AnchorRecord { .. }
+        | Body::ProposeChange { .. }
+        | Body::ApproveChange { .. } => Ok(Ok(())),
     }
 }
 

@@ -100,11 +100,15 @@ fn apply<V: StateView>(
                     public_key: *public_key,
                     registered_at: ctx.height,
                     registered_by_tx: Some(id),
+                    agency: false,
                 },
             );
             Ok(Ok(()))
         }
         Body::AnchorRecord { .. } => Ok(Ok(())),
+        Body::ProposeChange { .. } | Body::ApproveChange { .. } => {
+            super::governance::apply(state, ctx, tx, id)
+        }
         _ => super::trade::apply(state, ctx, tx, id, signer),
     }
 }

@@ -2,6 +2,7 @@
 
 use minicbor::{Decode, Encode};
 
+use caravan_sdk::block::ValidatorSet;
 use caravan_sdk::hash::{Digest, Domain, hash};
 use caravan_sdk::ids::{BlockId, ChainId, Height, TxId};
 use caravan_sdk::keys::PublicKey;
@@ -27,12 +28,15 @@ pub struct Participant {
     /// The registration transaction (none for founding agencies).
     #[n(4)]
     pub registered_by_tx: Option<TxId>,
+    /// Whether it is an agency of the federation (a founder, or admitted by governance).
+    #[n(5)]
+    pub agency: bool,
 }
 
 impl Participant {
-    /// Whether this participant is a founding agency of the federation.
+    /// Whether this participant is an agency of the federation.
     pub fn is_agency(&self) -> bool {
-        self.registered_by_tx.is_none()
+        self.agency
     }
 }
 
@@ -81,6 +85,14 @@ pub struct BlockEffects {
     pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The tip after the block.
     pub tip: Tip,
+    /// The set that certifies the block.
+    pub validators: ValidatorSet,
+    /// Its hash.
+    pub validators_hash: Digest,
+    /// Hash of the set that certifies the next block.
+    pub next_validators_hash: Digest,
+    /// The set that certifies the next block, when the block changes it.
+    pub new_validators: Option<ValidatorSet>,
     /// Merkle log nodes completed by the block.
     pub log_nodes: Vec<(NodeKey, Digest)>,
 }

@@ -297,11 +297,13 @@ impl Federation {
                 version: BUNDLE_VERSION,
                 item: founder_record,
                 signer_registration: None,
+                validator_changes: Vec::new(),
             },
             ProofBundle {
                 version: BUNDLE_VERSION,
                 item: participant_record,
                 signer_registration: Some(registration),
+                validator_changes: Vec::new(),
             },
         ]
     }
