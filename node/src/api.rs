@@ -46,6 +46,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/validators", get(validators))
+        .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/proof/tx/{id}", get(proof))
         .route("/v1/consistency", get(consistency))
         .route("/v1/sco/{code}", get(crate::api_trade::sco))
@@ -544,6 +546,79 @@ async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
         })
         .into_response(),
         Ok(None) => internal("tip block missing"),
+        Err(e) => internal(e),
+    }
+}
+
+/// The federation's membership as of the committed tip.
+#[derive(serde::Serialize)]
+struct Membership {
+    /// The committed height.
+    height: Height,
+    /// The set that certifies the next block.
+    validators: caravan_sdk::block::ValidatorSet,
+    /// A scheduled set, with the first height it certifies.
+    pending: Option<crate::execution::governance::PendingSet>,
+    /// The current agencies' member cards.
+    members: Vec<caravan_sdk::genesis::MemberCard>,
+    /// The certified changes of the validator set since the genesis, in height order: with the
+    /// genesis, they let a light client check a header at any height.
+    changes: Vec<caravan_sdk::block::SetChange>,
+}
+
+async fn validators(State(shared): State<Arc<Shared>>) -> Response {
+    let read = || -> Result<Membership, crate::store::StoreError> {
+        let tip = shared.store.tip()?;
+        let reader = shared.store.reader()?;
+        let pending = match crate::execution::StateView::get(
+            &reader,
+            &crate::execution::governance::gkeys::pending_validators(),
+        )? {
+            Some(bytes) => Some(
+                codec::decode(&bytes, codec::MAX_BLOCK_BYTES)
+                    .map_err(|e| crate::store::StoreError::Corrupt(format!("pending set: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Membership {
+            height: tip.height,
+            validators: reader.validators()?,
+            pending,
+            members: reader.members()?,
+            changes: reader.validator_changes(Height(u64::MAX))?,
+        })
+    };
+    match read() {
+        Ok(m) => axum::Json(m).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let id = match parse_tx_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let reader = match shared.store.reader() {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let key = crate::execution::governance::gkeys::proposal(&id);
+    match crate::execution::StateView::get(&reader, &key) {
+        Ok(Some(bytes)) => {
+            match codec::decode::<crate::execution::governance::Proposal>(
+                &bytes,
+                codec::MAX_BLOCK_BYTES,
+            ) {
+                Ok(p) => axum::Json(p).into_response(),
+                Err(e) => internal(e),
+            }
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no proposal {id} is committed"),
+        ),
         Err(e) => internal(e),
     }
 }

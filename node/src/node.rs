@@ -314,21 +314,39 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     };
     let validator_key = load_key(&options.keys, "validator.key")?;
     let network_key = load_key(&options.keys, "network.key")?;
-    anyhow::ensure!(
-        validator_key.public() == card.validator_key,
-        "validator.key is not the validator key the member card names for {}",
-        options.agency
-    );
-    anyhow::ensure!(
-        network_key.public() == card.network_key,
-        "network.key is not the network key the genesis names for {}",
-        options.agency
-    );
     std::fs::create_dir_all(&options.home)
         .with_context(|| format!("creating {}", options.home.display()))?;
     let store = Store::open(&options.home.join("ledger.redb"), &genesis, &chain_id)
         .context("opening the ledger store (refusing to serve from a damaged or foreign store)")?;
     let tip = store.tip()?;
+    // The committed membership knows a rotated validator key; the genesis or the agency's own
+    // card is what a node that has not caught up yet goes by.
+    let committed_card = store
+        .reader()?
+        .members()?
+        .into_iter()
+        .find(|c| c.agency == options.agency);
+    let expected_validator = committed_card
+        .as_ref()
+        .map_or(card.validator_key, |c| c.validator_key);
+    anyhow::ensure!(
+        validator_key.public() == expected_validator,
+        "validator.key ({}) is not the validator key {} that the {} names for {}",
+        validator_key.public(),
+        expected_validator,
+        if committed_card.is_some() {
+            "committed membership (as of height {})"
+        } else {
+            "member card"
+        }
+        .replace("{}", &tip.height.to_string()),
+        options.agency
+    );
+    anyhow::ensure!(
+        network_key.public() == card.network_key,
+        "network.key is not the network key the member card names for {}",
+        options.agency
+    );
     // The peers: every current agency's node, and the founders' until this node has caught up
     // far enough to know better (a joining agency starts from the genesis).
     let (peers, validators) = {

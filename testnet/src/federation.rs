@@ -181,6 +181,49 @@ impl Federation {
         })
     }
 
+    /// Creates the keys and member card of an agency that is not in the genesis, to be admitted
+    /// by governance; returns its node's index. Its node starts like the others once the
+    /// federation has admitted it (it reads `member-card.json` from its keys folder).
+    pub fn prepare_agency(
+        &mut self,
+        agency: &AgencyId,
+        name: &str,
+        country: &str,
+        roles: Vec<Role>,
+    ) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let node_dir = self.dir.join(format!("node{i}"));
+        let keys = node_dir.join("keys");
+        let api_url = format!("http://127.0.0.1:{}", free_port()?);
+        let info = AgencyInfo {
+            agency: agency.clone(),
+            name: name.into(),
+            country: country.into(),
+            roles,
+            p2p_address: format!("127.0.0.1:{}", free_port()?),
+            api_url: api_url.clone(),
+        };
+        keygen(&info, &keys).with_context(|| format!("keygen for {agency}"))?;
+        self.nodes.push(NodeInfo {
+            agency: agency.clone(),
+            api_url,
+            home: node_dir.join("data"),
+            keys,
+            log: node_dir.join("node.log"),
+            pid: None,
+        });
+        self.children.push(None);
+        Ok(i)
+    }
+
+    /// The member card of node `i`'s agency, from its keys folder.
+    pub fn member_card(&self, i: usize) -> anyhow::Result<caravan_sdk::genesis::MemberCard> {
+        let path = self.nodes[i].keys.join("member-card.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> ChainId {
         self.genesis.chain_id()

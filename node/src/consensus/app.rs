@@ -664,20 +664,26 @@ impl App {
             }
         }
         wanted.sort_by(|a, b| a.agency.cmp(&b.agency));
-        if wanted == self.peers {
-            return Ok(());
-        }
+        // Peers are told apart by where they listen and the key they prove: a card that changes
+        // otherwise (a rotated validator key) keeps its connection.
+        let endpoint = |c: &MemberCard| (c.p2p_address.clone(), c.network_key);
         let added: Vec<MemberCard> = wanted
             .iter()
-            .filter(|c| !self.peers.contains(c))
+            .filter(|c| !self.peers.iter().any(|p| endpoint(p) == endpoint(c)))
             .cloned()
             .collect();
         let removed: Vec<MemberCard> = self
             .peers
             .iter()
-            .filter(|c| !wanted.contains(c))
+            .filter(|p| !wanted.iter().any(|c| endpoint(p) == endpoint(c)))
             .cloned()
             .collect();
+        if added.is_empty() && removed.is_empty() {
+            self.shared
+                .set_relay_peers(wanted.iter().map(|c| c.api_url.clone()).collect());
+            self.peers = wanted;
+            return Ok(());
+        }
         for (card, add) in added
             .iter()
             .map(|c| (c, true))

@@ -22,3 +22,6 @@ pub use verified::Verified;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod governance_tests;

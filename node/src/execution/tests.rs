@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use caravan_sdk::block::Block;
 use caravan_sdk::codec;
 use caravan_sdk::genesis::{MemberCard, Params};
-use caravan_sdk::ids::AgencyId;
 use caravan_sdk::hash::Digest;
+use caravan_sdk::ids::AgencyId;
 use caravan_sdk::ids::{BlockId, ChainId, Height, Nonce, ParticipantId, TxId};
 use caravan_sdk::keys::{Keypair, PublicKey};
 use caravan_sdk::tx::{Body, Outcome, RejectReason, Role, SignedTx, UnsignedTx};
@@ -65,12 +65,18 @@ fn setup() -> (MemState, Keypair, PublicKey) {
         p2p_address: "127.0.0.1:1".into(),
         api_url: "http://127.0.0.1:2".into(),
     };
-    entries.insert(governance::gkeys::member(&card.agency), codec::encode(&card));
+    entries.insert(
+        governance::gkeys::member(&card.agency),
+        codec::encode(&card),
+    );
     entries.insert(
         governance::gkeys::validators(),
         codec::encode(&governance::set_of(std::slice::from_ref(&card))),
     );
-    entries.insert(governance::gkeys::params(), codec::encode(&Params::default()));
+    entries.insert(
+        governance::gkeys::params(),
+        codec::encode(&Params::default()),
+    );
     (MemState { entries }, agency, proposer)
 }
 
@@ -125,15 +131,7 @@ fn build_all<V: StateView>(
         &txs,
         verified,
     )?;
-    let built = build_block(
-        view,
-        chain_id,
-        parent,
-        time_ms,
-        proposer,
-        txs,
-        verified,
-    )?;
+    let built = build_block(view, chain_id, parent, time_ms, proposer, txs, verified)?;
     assert!(built.dropped.is_empty());
     Ok((built.block, built.effects))
 }
@@ -413,14 +411,7 @@ fn every_header_field_is_checked() {
     for (field, mutate) in mutations {
         let mut bad = block.clone();
         mutate(&mut bad);
-        match verify_block(
-            &state,
-            &CHAIN,
-            &tip,
-            &bad,
-            10,
-            &Verified::new(64),
-        ) {
+        match verify_block(&state, &CHAIN, &tip, &bad, 10, &Verified::new(64)) {
             Err(BlockError::Mismatch { field: found, .. }) => assert_eq!(found, field),
             other => panic!(
                 "{field}: expected a mismatch, got {:?}",

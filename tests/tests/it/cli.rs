@@ -150,6 +150,7 @@ fn caravan_verify_cli_offline() {
     let genesis = caravan_sdk::genesis::Genesis::read(&net.fed.genesis_path).expect("genesis");
     caravan_sdk::bundle::verify_extension(
         &genesis,
+        &[],
         (&old.header, &old.certificate),
         (&new.header, &new.certificate),
         &proof,
@@ -161,6 +162,7 @@ fn caravan_verify_cli_offline() {
     assert!(
         caravan_sdk::bundle::verify_extension(
             &genesis,
+            &[],
             (&old.header, &old.certificate),
             (&new.header, &new.certificate),
             &other

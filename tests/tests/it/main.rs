@@ -6,6 +6,7 @@ mod cli;
 mod load;
 mod n4_commit;
 mod n4_crash;
+mod n4_governance;
 mod n4_quorum;
 mod n4_trade;
 mod support;
