@@ -634,41 +634,20 @@ pub(crate) mod tests {
     use crate::merkle::{MemoryLog, inclusion_proof};
     use crate::tx::{Role, UnsignedTx};
 
-    /// A two-block ledger built by hand: an agency registers a participant (block 1), the
-    /// participant anchors a record (block 2); returns the genesis and the record's bundle.
-    pub(crate) fn sample_bundle() -> (Genesis, ProofBundle, Vec<Keypair>) {
-        let (genesis, keys) = test_genesis(4);
+    /// A ledger built by hand, one block per transaction in the order given, each block
+    /// certified by a quorum of the genesis validators (`validator_keys`); returns each
+    /// transaction with its proofs against its own block.
+    pub(crate) fn prove_in_blocks(
+        genesis: &Genesis,
+        validator_keys: &[Keypair],
+        transactions: Vec<SignedTx>,
+    ) -> Vec<ProvenTx> {
         let chain_id = genesis.chain_id();
         let validators = genesis.content.validator_set();
-        let participant = Keypair::from_seed(&[77; 32]);
-        let registrar = &genesis.content.agencies[0];
-        let registration = UnsignedTx {
-            chain_id,
-            signer: ParticipantId::from(&registrar.agency),
-            nonce: Nonce(1),
-            body: Body::RegisterParticipant {
-                id: ParticipantId::new("CN-EXPORTER-1").expect("id"),
-                name: "Exporter".into(),
-                roles: vec![Role::Enterprise],
-                public_key: participant.public(),
-            },
-        }
-        .sign(&keys[0].1);
-        let record = UnsignedTx {
-            chain_id,
-            signer: ParticipantId::new("CN-EXPORTER-1").expect("id"),
-            nonce: Nonce(1),
-            body: Body::AnchorRecord {
-                kind: "commercial_invoice".into(),
-                document_hash: Digest([5; 32]),
-                metadata: vec![("number".into(), "INV-1".into())],
-            },
-        }
-        .sign(&participant);
         let mut log = MemoryLog::new();
         let mut parent = BlockId(Digest::ZERO);
         let mut proven = Vec::new();
-        for (i, tx) in [registration, record].into_iter().enumerate() {
+        for (i, tx) in transactions.into_iter().enumerate() {
             let height = Height(i as u64 + 1);
             let receipt = Receipt {
                 height,
@@ -709,9 +688,9 @@ pub(crate) mod tests {
                 height,
                 round: 0,
                 block_id: header.id(),
-                signatures: keys[..3]
+                signatures: validator_keys[..3]
                     .iter()
-                    .map(|(validator, _)| CommitSignature {
+                    .map(|validator| CommitSignature {
                         validator: validator.public(),
                         signature: validator.sign(&digest),
                     })
@@ -726,6 +705,41 @@ pub(crate) mod tests {
                 certificate,
             });
         }
+        proven
+    }
+
+    /// A two-block ledger built by hand: an agency registers a participant (block 1), the
+    /// participant anchors a record (block 2); returns the genesis and the record's bundle.
+    pub(crate) fn sample_bundle() -> (Genesis, ProofBundle, Vec<Keypair>) {
+        let (genesis, keys) = test_genesis(4);
+        let chain_id = genesis.chain_id();
+        let participant = Keypair::from_seed(&[77; 32]);
+        let registrar = &genesis.content.agencies[0];
+        let registration = UnsignedTx {
+            chain_id,
+            signer: ParticipantId::from(&registrar.agency),
+            nonce: Nonce(1),
+            body: Body::RegisterParticipant {
+                id: ParticipantId::new("CN-EXPORTER-1").expect("id"),
+                name: "Exporter".into(),
+                roles: vec![Role::Enterprise],
+                public_key: participant.public(),
+            },
+        }
+        .sign(&keys[0].1);
+        let record = UnsignedTx {
+            chain_id,
+            signer: ParticipantId::new("CN-EXPORTER-1").expect("id"),
+            nonce: Nonce(1),
+            body: Body::AnchorRecord {
+                kind: "commercial_invoice".into(),
+                document_hash: Digest([5; 32]),
+                metadata: vec![("number".into(), "INV-1".into())],
+            },
+        }
+        .sign(&participant);
+        let validator_keys: Vec<Keypair> = keys.into_iter().map(|(v, _)| v).collect();
+        let mut proven = prove_in_blocks(&genesis, &validator_keys, vec![registration, record]);
         let item = proven.pop().expect("record");
         let registration = proven.pop().expect("registration");
         let bundle = ProofBundle {
@@ -734,7 +748,7 @@ pub(crate) mod tests {
             signer_registration: Some(registration),
             validator_changes: Vec::new(),
         };
-        (genesis, bundle, keys.into_iter().map(|(v, _)| v).collect())
+        (genesis, bundle, validator_keys)
     }
 
     #[test]

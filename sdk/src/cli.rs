@@ -1,5 +1,6 @@
 //! The `caravan` command line (feature `client`). Key generation, signing and submitting transactions,
-//! transaction status, fetching proof bundles, and verifying a bundle offline against a genesis.
+//! transaction status, fetching proof bundles, exporting credit attestations as Verifiable
+//! Credentials, and verifying a bundle or a credential offline against a genesis.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bundle::{ProofBundle, verify_bundle};
 use crate::client::Client;
+use crate::credential::{Credential, ProvenCredential, verify_credential};
 use crate::genesis::Genesis;
 use crate::ids::{Nonce, ParticipantId, TxId};
 use crate::keys::{Keypair, read_key_file, write_key_file};
@@ -88,9 +90,14 @@ enum Command {
         #[command(subcommand)]
         command: ProofCommand,
     },
-    /// Verify a proof bundle offline against a genesis file.
+    /// Credit attestations as W3C Verifiable Credentials (application/vc).
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
+    /// Verify a proof bundle or a credential offline against a genesis file.
     Verify {
-        /// The bundle (CBOR or JSON).
+        /// The bundle (CBOR or JSON), or a credential (JSON with an "@context").
         bundle: PathBuf,
         /// The genesis file.
         #[arg(long)]
@@ -261,6 +268,163 @@ enum ProofCommand {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CredentialCommand {
+    /// Export a credit attestation as a Verifiable Credential (application/vc) carrying its
+    /// proof bundle; it is verified before it is written.
+    Export {
+        /// The attestation's proof bundle (CBOR or JSON), as `caravan proof get` writes it.
+        #[arg(long, required_unless_present = "tx", conflicts_with_all = ["node", "tx"])]
+        bundle: Option<PathBuf>,
+        /// Node API URL, to fetch the bundle of --tx.
+        #[arg(long, requires = "tx")]
+        node: Option<String>,
+        /// The attestation's transaction id, fetched from --node.
+        #[arg(long, requires = "node")]
+        tx: Option<TxId>,
+        /// Sign the read as this participant (proofs need a registered reader).
+        #[arg(long = "as", requires = "key")]
+        participant: Option<ParticipantId>,
+        /// Its key file.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The genesis file (chain id, founding agencies' names).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Output file; standard output if absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Where `credential export` takes the bundle from.
+enum BundleSource {
+    File(PathBuf),
+    Node {
+        node: String,
+        tx: TxId,
+        reader: Option<(ParticipantId, PathBuf)>,
+    },
+}
+
+impl BundleSource {
+    fn read(self) -> anyhow::Result<ProofBundle> {
+        match self {
+            BundleSource::File(path) => {
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                ProofBundle::parse(&bytes)
+                    .with_context(|| format!("{} is not a proof bundle", path.display()))
+            }
+            BundleSource::Node { node, tx, reader } => {
+                let mut client = Client::new(&node);
+                if let Some((participant, key)) = reader {
+                    client = client.signing_as(participant, read_key_file(&key)?);
+                }
+                Ok(client.proof(&tx)?)
+            }
+        }
+    }
+}
+
+/// `caravan credential export`: builds the credential, verifies it, writes it.
+fn export_credential(
+    source: BundleSource,
+    genesis: &std::path::Path,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let genesis = Genesis::read(genesis)?;
+    let bundle = source.read()?;
+    let credential = Credential::from_bundle(&genesis, &bundle)?;
+    let proven = verify_credential(&genesis, &credential)
+        .context("the exported credential does not verify")?;
+    let text = credential.to_json_pretty();
+    match &out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "credential {} ({}) written to {}",
+                credential.id,
+                crate::credential::MEDIA_TYPE,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "{} attests {} about {}; verified against the genesis",
+        proven.issuer,
+        serde_json::to_string(&proven.record)?,
+        proven.sco_code
+    );
+    Ok(())
+}
+
+/// Prints what a verified credential proves.
+fn print_credential(proven: &ProvenCredential, genesis: &Genesis) {
+    let b = &proven.bundle;
+    println!("VERIFIED credential {}", proven.credential_id);
+    println!(
+        "issuer       {}{} ({})",
+        proven.issuer,
+        proven
+            .issuer_name
+            .as_ref()
+            .map(|name| format!(" — {name}"))
+            .unwrap_or_default(),
+        b.signer_key_source
+    );
+    println!("subject      SCO code {}", proven.sco_code);
+    println!(
+        "claim        {}",
+        serde_json::to_string(&proven.record).unwrap_or_default()
+    );
+    println!(
+        "valid        from {}{}",
+        proven.valid_from,
+        proven
+            .valid_until
+            .map(|until| format!(" until {until}"))
+            .unwrap_or_else(|| ", no end date".into())
+    );
+    println!("evidence     {}", proven.evidence_hash);
+    println!("attestation  {}", b.tx_id);
+    println!("block        {} at height {}", b.block_id, b.height);
+    println!("log          position {} of {}", b.log_index, b.log_size);
+    println!(
+        "certified by {}",
+        b.certified_by
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("chain        {}", genesis.chain_id());
+    println!(
+        "revocation   not shown: the credential proves what was attested at height {}",
+        b.height
+    );
+}
+
+/// `caravan verify` of a credential file.
+fn verify_credential_file(bytes: &[u8], genesis: &Genesis, json: bool) -> anyhow::Result<ExitCode> {
+    match Credential::parse(bytes).and_then(|c| verify_credential(genesis, &c)) {
+        Ok(proven) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&proven)?);
+            } else {
+                print_credential(&proven, genesis);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("NOT VERIFIED: link '{}' failed", e.link());
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -511,6 +675,29 @@ fn run() -> anyhow::Result<ExitCode> {
                 bytes.len()
             );
         }
+        Command::Credential {
+            command:
+                CredentialCommand::Export {
+                    bundle,
+                    node,
+                    tx,
+                    participant,
+                    key,
+                    genesis,
+                    out,
+                },
+        } => {
+            let source = match (bundle, node, tx) {
+                (Some(path), _, _) => BundleSource::File(path),
+                (None, Some(node), Some(tx)) => BundleSource::Node {
+                    node,
+                    tx,
+                    reader: participant.zip(key),
+                },
+                _ => anyhow::bail!("give --bundle FILE, or --node URL and --tx ID"),
+            };
+            export_credential(source, &genesis, out)?;
+        }
         Command::Verify {
             bundle,
             genesis,
@@ -519,6 +706,9 @@ fn run() -> anyhow::Result<ExitCode> {
             let genesis = Genesis::read(&genesis)?;
             let bytes =
                 std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            if Credential::is_credential(&bytes) {
+                return verify_credential_file(&bytes, &genesis, json);
+            }
             let result = ProofBundle::parse(&bytes).and_then(|b| verify_bundle(&genesis, &b));
             return match result {
                 Ok(proven) => {

@@ -2,8 +2,8 @@
 //!
 //! Everything a bank or a rail operator needs to check a record offline lives here and does no
 //! IO: identifiers, canonical encoding, hashing, keys, transactions, blocks, certificates, the
-//! genesis, the Merkle log and proof bundles. The typed HTTP client and the `caravan` CLI sit
-//! behind the `client` feature.
+//! genesis, the Merkle log, proof bundles, and credit attestations as W3C Verifiable
+//! Credentials. The typed HTTP client and the `caravan` CLI sit behind the `client` feature.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +11,7 @@ pub mod api;
 pub mod block;
 pub mod bundle;
 pub mod codec;
+pub mod credential;
 pub mod genesis;
 pub mod hash;
 pub mod ids;

@@ -1,5 +1,6 @@
-//! The user-facing executables, run as a user would: the demo exits 0 after every step, and
-//! `caravan verify` accepts a real bundle and names the failed link of a tampered one.
+//! The user-facing executables, run as a user would: the demo exits 0 after every step,
+//! `caravan verify` accepts a real bundle and names the failed link of a tampered one, and a
+//! credit attestation exported as a Verifiable Credential verifies offline.
 
 use std::process::Command;
 
@@ -459,6 +460,216 @@ fn caravan_trade_cli_anchor_disclose_check_sco() {
             && stdout.contains(code.as_str())
             && stdout.contains("standing     good"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn caravan_credential_export_and_verify_offline() {
+    use caravan_sdk::hash::{Domain, hash};
+    use caravan_sdk::ids::ParticipantId;
+    use caravan_sdk::trade::ident::CountryCode;
+    use caravan_sdk::trade::model::{CreditRecord, CustomsGrade, Grade282, LegalIds};
+    use caravan_sdk::trade::sample;
+    use caravan_sdk::tx::Role;
+    use caravan_testnet::demo::Actor;
+
+    let net = testnet(1, &[0]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let caravan = env!("CARGO_BIN_EXE_caravan-it");
+    let run = |args: &[&str]| {
+        Command::new(caravan)
+            .args(args)
+            .output()
+            .expect("run caravan")
+    };
+    let chain = net.fed.chain_id();
+    let agency = Actor::new(
+        net.fed.nodes[0].agency.as_str(),
+        net.fed.admin_key(0).expect("admin"),
+    )
+    .expect("actor");
+    let client = net.fed.client(0);
+
+    // The agency registers the exporter (the ledger issues its SCO code), then attests its
+    // customs grade.
+    let exporter = ParticipantId::new("CN-HAINA-MACHINERY").expect("id");
+    let seller = sample::seller();
+    let register = agency.sign(
+        chain,
+        Body::RegisterEnterprise {
+            id: exporter.clone(),
+            name: seller.name.clone(),
+            country: CountryCode::new("CN").expect("cn"),
+            legal_ids: LegalIds {
+                uscc: seller.uscc.clone(),
+                lei: None,
+                national: None,
+            },
+            roles: vec![Role::Enterprise],
+            public_key: caravan_sdk::keys::Keypair::generate()
+                .expect("key")
+                .public(),
+        },
+    );
+    client.submit(&register, true).expect("registered");
+    let code = crate::support::agency_client(&net, 0)
+        .participant(&exporter)
+        .expect("view")
+        .sco_code
+        .expect("an SCO code");
+    let attest = agency.sign(
+        chain,
+        Body::AttestCredit {
+            sco_code: code.clone(),
+            record: CreditRecord::CustomsGrade {
+                grade: CustomsGrade::Order282(Grade282::AdvancedCertified),
+            },
+            valid_from: sample::date(2026, 4, 1),
+            valid_until: Some(sample::date(2028, 3, 31)),
+            evidence_hash: hash(Domain::Content, b"GACC decision 2026-0412"),
+        },
+    );
+    client.submit(&attest, true).expect("attested");
+
+    // Export from the running node, reading as the agency.
+    let node = net.fed.nodes[0].api_url.as_str();
+    let genesis = net.fed.genesis_path.to_str().expect("utf8");
+    let admin_key = net.fed.nodes[0].keys.join("admin.key");
+    let credential = dir.path().join("grade.vc.json");
+    let out = run(&[
+        "credential",
+        "export",
+        "--node",
+        node,
+        "--tx",
+        &attest.id().to_string(),
+        "--as",
+        net.fed.nodes[0].agency.as_str(),
+        "--key",
+        admin_key.to_str().expect("utf8"),
+        "--genesis",
+        genesis,
+        "--out",
+        credential.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("application/vc"));
+
+    // Offline, with the genesis only, the bank verifies it.
+    let verify = |path: &std::path::Path| {
+        Command::new(caravan)
+            .arg("verify")
+            .arg(path)
+            .args(["--genesis", genesis])
+            .output()
+            .expect("verify")
+    };
+    let out = verify(&credential);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("VERIFIED credential"), "{stdout}");
+    assert!(stdout.contains(code.as_str()), "{stdout}");
+    assert!(stdout.contains("advanced_certified"), "{stdout}");
+    assert!(stdout.contains(&attest.id().to_string()), "{stdout}");
+    assert!(stdout.contains("revocation   not shown"), "{stdout}");
+
+    // The same credential from a bundle file written by `caravan proof get`.
+    let bundle = dir.path().join("grade.cbor");
+    let out = run(&[
+        "proof",
+        "get",
+        "--node",
+        node,
+        &attest.id().to_string(),
+        "--as",
+        net.fed.nodes[0].agency.as_str(),
+        "--key",
+        admin_key.to_str().expect("utf8"),
+        "--out",
+        bundle.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success());
+    let out = run(&[
+        "credential",
+        "export",
+        "--bundle",
+        bundle.to_str().expect("utf8"),
+        "--genesis",
+        genesis,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&credential).expect("read");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), text);
+
+    // A copy whose grade was edited is refused, naming the claim.
+    let tampered = dir.path().join("tampered.vc.json");
+    std::fs::write(
+        &tampered,
+        text.replace("\"advanced_certified\"", "\"certified\""),
+    )
+    .expect("write");
+    let out = verify(&tampered);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("link 'credential' failed: credentialSubject.grade.grade says"),
+        "{stderr}"
+    );
+
+    // A copy whose proof value was changed is refused at a link of the bundle.
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let proof_value = json["proof"]["proofValue"].as_str().expect("proof value");
+    let middle = proof_value.len() / 2;
+    let flipped = if &proof_value[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let changed = format!(
+        "{}{flipped}{}",
+        &proof_value[..middle],
+        &proof_value[middle + 1..]
+    );
+    json["proof"]["proofValue"] = changed.into();
+    std::fs::write(&tampered, serde_json::to_vec_pretty(&json).expect("json")).expect("write");
+    let out = verify(&tampered);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("NOT VERIFIED: link '"), "{stderr}");
+    assert!(!stderr.contains("link 'credential'"), "{stderr}");
+
+    // A bundle of another kind of transaction is not exported.
+    let out = run(&[
+        "credential",
+        "export",
+        "--node",
+        node,
+        "--tx",
+        &register.id().to_string(),
+        "--as",
+        net.fed.nodes[0].agency.as_str(),
+        "--key",
+        admin_key.to_str().expect("utf8"),
+        "--genesis",
+        genesis,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a credit attestation"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
