@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use caravan_sdk::api::{
     ApiError, BatchItem, BatchResponse, CertifiedBlock, Checkpoint, Health, MAX_BATCH_TRANSACTIONS,
-    TxStatus, http_status_of,
+    MAX_SYNC_BLOCKS, TxStatus, http_status_of,
 };
 use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
 use caravan_sdk::ids::{Height, TxId};
@@ -45,6 +45,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/relay", post(relay))
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/sync/blocks", get(sync_blocks))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/validators", get(validators))
         .route("/v1/proposals/{id}", get(proposal))
@@ -84,6 +85,15 @@ fn rejection(r: Rejection) -> Response {
 
 fn internal(e: impl std::fmt::Display) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+/// An observer's answer to a submission.
+fn observer_refuses() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "observer",
+        "this node is an observer: it follows the ledger and serves reads, and accepts no transactions; submit to an agency's node",
+    )
 }
 
 async fn not_found() -> Response {
@@ -162,6 +172,9 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if shared.observer {
+        return observer_refuses();
+    }
     let wait = match q.wait() {
         Ok(w) => w,
         Err(r) => return r,
@@ -325,6 +338,9 @@ async fn submit_batch(
     Query(q): Query<SubmitQuery>,
     body: Body,
 ) -> Response {
+    if shared.observer {
+        return observer_refuses();
+    }
     let wait = match q.wait() {
         Ok(w) => w,
         Err(r) => return r,
@@ -412,6 +428,9 @@ fn finalise(shared: &Shared, results: &mut [BatchItem]) -> Result<bool, Response
 }
 
 async fn relay(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    if shared.observer {
+        return observer_refuses();
+    }
     let bytes = match read_body(body, MAX_RELAY_BYTES).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -624,6 +643,66 @@ async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
 }
 
 #[derive(Deserialize)]
+struct SyncQuery {
+    from: u64,
+    count: Option<u64>,
+}
+
+/// Largest body of one `GET /v1/sync/blocks` answer; at least one block is always returned.
+const MAX_SYNC_BYTES: usize = 16 * 1024 * 1024;
+
+async fn sync_blocks(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<SyncQuery>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let (reader, who) = match crate::api_trade::signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !who.may_follow() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} may not read whole blocks: only agencies and participants registered with the observer role follow the ledger",
+                who.id()
+            ),
+        );
+    }
+    if q.from == 0 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_height",
+            "from must be a height of at least 1",
+        );
+    }
+    let count = q.count.unwrap_or(MAX_SYNC_BLOCKS).clamp(1, MAX_SYNC_BLOCKS);
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut size = 0;
+    for height in q.from..q.from.saturating_add(count) {
+        match reader.block_bytes(Height(height)) {
+            Ok(Some((block, certificate))) => {
+                size += block.len() + certificate.len();
+                items.push(block);
+                items.push(certificate);
+                if size >= MAX_SYNC_BYTES {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return internal(e),
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "application/cbor")],
+        caravan_sdk::api::encode_batch(items.iter().map(|i| i.as_slice())),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
 struct ProofQuery {
     format: Option<String>,
 }
@@ -751,6 +830,12 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
         chain_id: shared.chain_id,
         height: tip.height,
         mempool,
+        role: if shared.observer {
+            "observer"
+        } else {
+            "validator"
+        }
+        .into(),
     })
     .into_response()
 }

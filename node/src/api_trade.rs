@@ -62,6 +62,16 @@ impl ReaderIdentity {
     fn is_agency(&self) -> bool {
         self.participant.is_agency()
     }
+
+    /// Whether it may read whole blocks to follow the ledger: an agency, or an observer.
+    pub(crate) fn may_follow(&self) -> bool {
+        self.is_agency() || self.participant.roles.contains(&Role::Observer)
+    }
+
+    /// Who it is.
+    pub(crate) fn id(&self) -> &ParticipantId {
+        &self.id
+    }
 }
 
 pub(crate) fn authenticate(

@@ -9,5 +9,6 @@ pub mod consensus;
 pub mod execution;
 pub mod mempool;
 pub mod node;
+pub mod observer;
 pub mod relay;
 pub mod store;

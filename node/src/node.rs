@@ -63,9 +63,9 @@ pub struct Shared {
     /// The genesis.
     pub genesis: Genesis,
     /// The validators of the current height.
-    validators: RwLock<ValidatorSet>,
+    pub(crate) validators: RwLock<ValidatorSet>,
     /// The API base URLs of the nodes admitted transactions are relayed to.
-    relay_peers: Arc<RwLock<Vec<String>>>,
+    pub(crate) relay_peers: Arc<RwLock<Vec<String>>>,
     /// This node's agency.
     pub agency: AgencyId,
     /// The database.
@@ -82,6 +82,9 @@ pub struct Shared {
     pub relay: std::sync::mpsc::SyncSender<Vec<u8>>,
     /// Counters.
     pub metrics: Metrics,
+    /// Whether this node only observes (follows, re-executes, serves reads; accepts no
+    /// transactions).
+    pub observer: bool,
 }
 
 impl Shared {
@@ -284,6 +287,16 @@ fn load_key(dir: &Path, name: &str) -> anyhow::Result<Keypair> {
 /// and runs the node until it fails or the process is stopped. The entry point of every node
 /// process.
 pub fn run_process(options: NodeOptions, log_json: bool) -> anyhow::Result<()> {
+    init_logging(log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(options))
+}
+
+/// Logging on stderr: `RUST_LOG` filters; JSON lines with `log_json`.
+pub fn init_logging(log_json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
             "info,libp2p=warn,malachitebft=warn,arc_malachitebft=warn,ractor=warn",
@@ -297,11 +310,6 @@ pub fn run_process(options: NodeOptions, log_json: bool) -> anyhow::Result<()> {
     } else {
         builder.init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(options))
 }
 
 /// Runs a validator node until it fails or the process is stopped.
@@ -388,6 +396,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         relay: relay_tx,
         metrics: Metrics::default(),
         genesis: genesis.clone(),
+        observer: false,
     });
 
     std::thread::Builder::new()

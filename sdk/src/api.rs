@@ -77,6 +77,36 @@ pub fn encode_batch<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u
     body
 }
 
+/// Decodes a body made by [`encode_batch`]: its byte strings, at most `max` of them.
+pub fn decode_batch(bytes: &[u8], max: usize) -> Result<Vec<&[u8]>, crate::codec::CodecError> {
+    use crate::codec::CodecError;
+    let mut decoder = minicbor::Decoder::new(bytes);
+    let count = match decoder.array() {
+        Ok(Some(n)) if n as usize <= max => n as usize,
+        _ => {
+            return Err(CodecError::Malformed(format!(
+                "expected a definite array of at most {max} byte strings"
+            )));
+        }
+    };
+    let mut items = Vec::with_capacity(count);
+    for i in 0..count {
+        let item = decoder
+            .bytes()
+            .map_err(|e| CodecError::Malformed(format!("array item {i}: {e}")))?;
+        items.push(item);
+    }
+    if decoder.position() != bytes.len() {
+        return Err(CodecError::Malformed(
+            "trailing bytes after the array".into(),
+        ));
+    }
+    Ok(items)
+}
+
+/// Most blocks one `GET /v1/sync/blocks` returns.
+pub const MAX_SYNC_BLOCKS: u64 = 256;
+
 /// One transaction's answer in a batch submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -181,6 +211,9 @@ pub struct Health {
     pub height: Height,
     /// Transactions waiting for a block.
     pub mempool: usize,
+    /// `validator` (an agency's node) or `observer`.
+    #[serde(default)]
+    pub role: String,
 }
 
 /// Header naming the participant that signs a read request.

@@ -242,6 +242,35 @@ impl Client {
         self.get_json(&format!("/v1/blocks/{height}"))
     }
 
+    /// Up to `count` committed blocks from height `from`, each with its commit certificate, as
+    /// the node stores them (canonical CBOR), for an observer that re-executes them (signed read
+    /// by an agency or an observer).
+    #[allow(clippy::type_complexity)]
+    pub fn sync_blocks(
+        &self,
+        from: Height,
+        count: u64,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ClientError> {
+        let path = format!("/v1/sync/blocks?from={from}&count={count}");
+        let url = format!("{}{path}", self.base);
+        let body = self.get(&path)?;
+        let items = crate::api::decode_batch(&body, 2 * crate::api::MAX_SYNC_BLOCKS as usize)
+            .map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        if items.len() % 2 != 0 {
+            return Err(ClientError::Transport {
+                url,
+                reason: "blocks and certificates do not pair up".into(),
+            });
+        }
+        Ok(items
+            .chunks(2)
+            .map(|pair| (pair[0].to_vec(), pair[1].to_vec()))
+            .collect())
+    }
+
     /// A consistency proof between two log sizes.
     pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ClientError> {
         self.get_json(&format!("/v1/consistency?from={from}&to={to}"))

@@ -54,6 +54,11 @@ pub enum Role {
     /// A trading enterprise (exporter, importer).
     #[n(9)]
     Enterprise,
+    /// An observer node's identity (a bank's or a rail operator's): it may read every block in
+    /// full to follow and re-execute the ledger, and may submit nothing. Granted only by an
+    /// agency's registration, which is the federation's decision to share the key fields.
+    #[n(10)]
+    Observer,
 }
 
 impl Role {

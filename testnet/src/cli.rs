@@ -25,6 +25,10 @@ enum Command {
         /// Number of validators.
         #[arg(long, default_value_t = 4)]
         validators: usize,
+        /// Number of observer nodes (they follow the validators, re-execute every block and
+        /// serve reads; each reads as a participant registered with the observer role).
+        #[arg(long, default_value_t = 0)]
+        observers: usize,
         /// Folder for keys, genesis, data and logs.
         #[arg(long)]
         dir: PathBuf,
@@ -56,15 +60,30 @@ enum Command {
         #[command(flatten)]
         options: caravan_node::node::NodeOptions,
     },
+    /// Run one observer (used by the federation; same options as `caravan-node observe`).
+    #[command(hide = true)]
+    Observe {
+        #[command(flatten)]
+        options: caravan_node::observer::ObserverOptions,
+    },
 }
 
 /// Entry point of the `caravan-testnet` executable.
 pub fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Up { validators, dir } => {
+        Command::Up {
+            validators,
+            observers,
+            dir,
+        } => {
             let mut fed = Federation::create(&dir, validators, Launcher::current_exe()?)?;
             fed.start_all()?;
             fed.wait_all_healthy(Duration::from_secs(60))?;
+            for _ in 0..observers {
+                let i = fed.add_observer(0)?;
+                fed.start(i)?;
+                fed.wait_healthy(i, Duration::from_secs(60))?;
+            }
             let file = fed.write_file()?;
             for node in &fed.nodes {
                 println!(
@@ -124,5 +143,6 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Node { options } => caravan_node::node::run_process(options, false),
+        Command::Observe { options } => caravan_node::observer::run_process(options, false),
     }
 }

@@ -68,6 +68,10 @@ pub struct NodeInfo {
     pub log: PathBuf,
     /// The process id while it runs.
     pub pid: Option<u32>,
+    /// For an observer, the validators' API URLs it follows (it reads as the participant named
+    /// `agency`, with `keys/observer.key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<Vec<String>>,
 }
 
 /// What `up` writes to `DIR/testnet.json`.
@@ -104,6 +108,16 @@ impl Federation {
     /// Creates keys and a signed genesis for `validators` agencies in `dir` (which must not hold
     /// a federation already), running each agency's ceremony steps separately.
     pub fn create(dir: &Path, validators: usize, launcher: Launcher) -> anyhow::Result<Self> {
+        Self::create_with(dir, validators, Params::default(), launcher)
+    }
+
+    /// [`Federation::create`] with other federation parameters.
+    pub fn create_with(
+        dir: &Path,
+        validators: usize,
+        params: Params,
+        launcher: Launcher,
+    ) -> anyhow::Result<Self> {
         if validators == 0 {
             bail!("a federation needs at least one validator");
         }
@@ -152,14 +166,10 @@ impl Federation {
                 keys,
                 log: node_dir.join("node.log"),
                 pid: None,
+                follows: None,
             });
         }
-        let mut genesis = assemble(
-            "caravan-local",
-            "2026-11-26T00:00:00Z",
-            cards,
-            Params::default(),
-        )?;
+        let mut genesis = assemble("caravan-local", "2026-11-26T00:00:00Z", cards, params)?;
         let genesis_path = dir.join("genesis.json");
         genesis.write(&genesis_path)?;
         for node in &nodes {
@@ -211,6 +221,55 @@ impl Federation {
             keys,
             log: node_dir.join("node.log"),
             pid: None,
+            follows: None,
+        });
+        self.children.push(None);
+        Ok(i)
+    }
+
+    /// Registers an observer identity through agency `registrar` (a participant with the
+    /// observer role, whose key signs the observer's reads) and adds an observer node that
+    /// follows every validator; returns its index. Start it with [`Federation::start`].
+    pub fn add_observer(&mut self, registrar: usize) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let id = format!("OBSERVER-{i}");
+        let node_dir = self.dir.join(format!("node{i}"));
+        let keys = node_dir.join("keys");
+        std::fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
+        let key = Keypair::generate()?;
+        caravan_sdk::keys::write_key_file(&keys.join("observer.key"), "observer", &key)?;
+        let admin = self.admin_key(registrar)?;
+        let tx = caravan_sdk::tx::UnsignedTx {
+            chain_id: self.chain_id(),
+            signer: caravan_sdk::ids::ParticipantId::from(&self.nodes[registrar].agency),
+            // Any nonce not used before by the registrar: the clock's milliseconds are.
+            nonce: caravan_sdk::ids::Nonce(now_ms() * 1000 + i as u64),
+            body: caravan_sdk::tx::Body::RegisterParticipant {
+                id: caravan_sdk::ids::ParticipantId::new(id.clone())?,
+                name: format!("Observer {i}"),
+                roles: vec![Role::Observer],
+                public_key: key.public(),
+            },
+        }
+        .sign(&admin);
+        match self.client(registrar).submit(&tx, true)? {
+            caravan_sdk::api::TxStatus::Committed { .. } => {}
+            other => bail!("registering observer {id}: {other:?}"),
+        }
+        let follows = self
+            .nodes
+            .iter()
+            .filter(|n| n.follows.is_none())
+            .map(|n| n.api_url.clone())
+            .collect();
+        self.nodes.push(NodeInfo {
+            agency: AgencyId::new(id)?,
+            api_url: format!("http://127.0.0.1:{}", free_port()?),
+            home: node_dir.join("data"),
+            keys,
+            log: node_dir.join("node.log"),
+            pid: None,
+            follows: Some(follows),
         });
         self.children.push(None);
         Ok(i)
@@ -250,16 +309,38 @@ impl Federation {
             .append(true)
             .open(&node.log)
             .with_context(|| format!("opening {}", node.log.display()))?;
-        let child = Command::new(&self.launcher.program)
-            .args(&self.launcher.prefix)
-            .arg("--home")
-            .arg(&node.home)
-            .arg("--genesis")
-            .arg(&self.genesis_path)
-            .arg("--agency")
-            .arg(node.agency.as_str())
-            .arg("--keys")
-            .arg(&node.keys)
+        let mut command = Command::new(&self.launcher.program);
+        match &node.follows {
+            None => command
+                .args(&self.launcher.prefix)
+                .arg("--home")
+                .arg(&node.home)
+                .arg("--genesis")
+                .arg(&self.genesis_path)
+                .arg("--agency")
+                .arg(node.agency.as_str())
+                .arg("--keys")
+                .arg(&node.keys),
+            Some(follows) => {
+                command
+                    .arg("observe")
+                    .arg("--home")
+                    .arg(&node.home)
+                    .arg("--genesis")
+                    .arg(&self.genesis_path)
+                    .arg("--as")
+                    .arg(node.agency.as_str())
+                    .arg("--key")
+                    .arg(node.keys.join("observer.key"))
+                    .arg("--api")
+                    .arg(node.api_url.trim_start_matches("http://"));
+                for url in follows {
+                    command.arg("--follow").arg(url);
+                }
+                &mut command
+            }
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

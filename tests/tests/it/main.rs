@@ -9,4 +9,5 @@ mod n4_crash;
 mod n4_governance;
 mod n4_quorum;
 mod n4_trade;
+mod observer;
 mod support;

@@ -42,6 +42,24 @@ impl Drop for TestNet {
     }
 }
 
+/// Holds the one-federation-at-a-time lock.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl TestNet {
+    /// A test federation built by the caller, in `dir`, under the lock.
+    pub fn new(fed: Federation, dir: tempfile::TempDir, guard: MutexGuard<'static, ()>) -> Self {
+        TestNet {
+            fed,
+            _dir: dir,
+            _guard: guard,
+        }
+    }
+}
+
 pub fn launcher() -> Launcher {
     Launcher {
         program: env!("CARGO_BIN_EXE_caravan-testnet-it").into(),
@@ -51,9 +69,7 @@ pub fn launcher() -> Launcher {
 
 /// Creates a federation of `n` validators; starts those in `running`.
 pub fn testnet(n: usize, running: &[usize]) -> TestNet {
-    let guard = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = one_at_a_time();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut fed = Federation::create(dir.path(), n, launcher()).expect("create federation");
     for &i in running {
