@@ -122,6 +122,14 @@ pub enum Domain {
     PeerBinding,
     /// A signed read request.
     ReadRequest,
+    /// A key of the state tree; its hash is the key's path in the tree.
+    StateKey,
+    /// A value of the state tree.
+    StateValue,
+    /// A leaf of the state tree: a key hash and a value hash.
+    StateLeaf,
+    /// An inner node of the state tree, and the empty subtree.
+    StateNode,
 }
 
 impl Domain {
@@ -144,6 +152,10 @@ impl Domain {
             Domain::Content => "caravan 2026-11 content v1",
             Domain::PeerBinding => "caravan 2026-11 peer binding v1",
             Domain::ReadRequest => "caravan 2026-11 read request v1",
+            Domain::StateKey => "caravan 2026-11 state key v1",
+            Domain::StateValue => "caravan 2026-11 state value v1",
+            Domain::StateLeaf => "caravan 2026-11 state leaf v1",
+            Domain::StateNode => "caravan 2026-11 state node v1",
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Everything a bank or a rail operator needs to check a record offline lives here and does no
 //! IO: identifiers, canonical encoding, hashing, keys, transactions, blocks, certificates, the
-//! genesis, the Merkle log and proof bundles. The typed HTTP client and the `caravan` CLI sit
+//! genesis, the Merkle log, the state tree and proof bundles. The typed HTTP client and the `caravan` CLI sit
 //! behind the `client` feature.
 
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod merkle;
+pub mod state_tree;
 pub mod trade;
 pub mod tx;
 
