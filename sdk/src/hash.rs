@@ -106,8 +106,6 @@ pub enum Domain {
     LogLeaf,
     /// An inner node of the Merkle log.
     LogNode,
-    /// The state commitment chain.
-    State,
     /// A validator set.
     ValidatorSet,
     /// What a validator signs when it votes.
@@ -144,7 +142,6 @@ impl Domain {
             Domain::TransactionsRoot => "caravan 2026-11 transactions root v1",
             Domain::LogLeaf => "caravan 2026-11 log leaf v1",
             Domain::LogNode => "caravan 2026-11 log node v1",
-            Domain::State => "caravan 2026-11 state v1",
             Domain::ValidatorSet => "caravan 2026-11 validator set v1",
             Domain::Vote => "caravan 2026-11 vote v1",
             Domain::Proposal => "caravan 2026-11 proposal v1",

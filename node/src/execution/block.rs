@@ -2,13 +2,13 @@
 //! re-executing someone else's block to check every header field.
 
 use caravan_sdk::block::{Block, Header, transactions_root, transactions_root_of_ids};
-use caravan_sdk::codec;
-use caravan_sdk::hash::{Digest, Domain, hash, hash_parts};
+use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height};
 use caravan_sdk::keys::PublicKey;
 use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
 
-use super::state::{Overlay, StateError, StateView};
+use super::state::{Overlay, StateError, StateView, ViewNodes};
+use super::state_tree;
 use super::tx::{Context, execute_tx};
 use super::types::{BlockEffects, Tip};
 use super::verified::Verified;
@@ -129,23 +129,15 @@ fn run<V: StateView>(
         ids.push(id);
     }
     let writes = overlay.into_writes();
-    let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
-    let writes_hash = hash(Domain::State, &codec::encode(&writes));
-    let transactions_root = transactions_root_of_ids(&ids);
-    let state_root = hash_parts(
-        Domain::State,
-        &[
-            parent.state_root.as_bytes(),
-            transactions_root.as_bytes(),
-            receipts_hash.as_bytes(),
-            writes_hash.as_bytes(),
-        ],
-    );
+    // The state root is the root of the state tree after the block's writes.
+    let (state_root, tree_nodes) = state_tree::apply(&ViewNodes(view), &writes)
+        .map_err(|e| StateError(e.to_string()))?;
     Ok((
         BlockEffects {
             tx_ids: ids,
             receipts,
             writes,
+            tree_nodes,
             tip: Tip {
                 height,
                 block_id,
