@@ -1,6 +1,8 @@
 //! Durable storage in one redb file. Each decided block is written in a single write transaction
-//! (block, certificate, transaction index, receipts, state writes, Merkle log nodes and
-//! the new tip) committed with fsync: after `commit_block` returns, the block survives a crash.
+//! (block, certificate, transaction index, receipts, state writes, state tree nodes, Merkle log
+//! nodes and the new tip) committed with fsync: after `commit_block` returns, the block survives
+//! a crash. The state tree is kept at the tip only (one node per position, overwritten), so state
+//! proofs are served for the committed tip.
 
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use minicbor::{Decode, Encode};
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition};
 
 use caravan_sdk::block::{Block, CommitCertificate};
-use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::hash::Digest;
@@ -18,13 +20,16 @@ use caravan_sdk::merkle::{
 };
 use caravan_sdk::tx::Receipt;
 
-use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, keys};
+use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite};
+use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, ViewNodes, keys};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
+/// The state tree's nodes at the tip, by position ([`NodePos::to_key`]).
+const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// The store's page cache.
@@ -105,29 +110,49 @@ impl Store {
         Ok(store)
     }
 
+    /// The state entries the genesis establishes, in one list: the store writes them into the
+    /// state and builds the state tree from this same list.
+    fn genesis_entries(genesis: &Genesis) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries = Vec::new();
+        // The founding agencies, each a participant with its admin key.
+        for card in &genesis.content.agencies {
+            let p = Participant {
+                name: card.name.clone(),
+                roles: card.roles.clone(),
+                public_key: card.admin_key,
+                registered_at: Height(0),
+                registered_by_tx: None,
+            };
+            entries.push((
+                keys::participant(&ParticipantId::from(&card.agency)),
+                codec::encode(&p),
+            ));
+        }
+        entries
+    }
+
     fn init(&self, genesis: &Genesis, chain_id: &ChainId) -> Result<(), StoreError> {
+        let entries = Self::genesis_entries(genesis);
+        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        let (state_root, tree_nodes) = state_tree::apply(&MemoryTree::default(), &writes)
+            .map_err(|e| StoreError::Corrupt(format!("genesis state tree: {e}")))?;
         let txn = self.db.begin_write().map_err(db)?;
         {
             let mut state = txn.open_table(STATE).map_err(db)?;
-            for card in &genesis.content.agencies {
-                let p = Participant {
-                    name: card.name.clone(),
-                    roles: card.roles.clone(),
-                    public_key: card.admin_key,
-                    registered_at: Height(0),
-                    registered_by_tx: None,
-                };
+            for (key, value) in &entries {
                 state
-                    .insert(
-                        keys::participant(&ParticipantId::from(&card.agency)).as_slice(),
-                        codec::encode(&p).as_slice(),
-                    )
+                    .insert(key.as_slice(), value.as_slice())
                     .map_err(db)?;
             }
+            let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
+            write_tree_nodes(&mut tree, &tree_nodes)?;
             let mut meta = txn.open_table(META).map_err(db)?;
             meta.insert("chain_id", chain_id.0.as_bytes().as_slice())
                 .map_err(db)?;
-            meta.insert("tip", codec::encode(&Tip::genesis(chain_id)).as_slice())
+            meta.insert("tip", codec::encode(&Tip::genesis(state_root)).as_slice())
                 .map_err(db)?;
             // Create the other tables so readers never see them missing.
             txn.open_table(BLOCKS).map_err(db)?;
@@ -151,6 +176,14 @@ impl Store {
     /// Checks that the tip's block is stored and hashes to the tip's id.
     fn check_tip(&self) -> Result<(), StoreError> {
         let tip = self.tip()?;
+        let tree_root = state_tree::root(&ViewNodes(&self.reader()?))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if tree_root != tip.state_root {
+            return Err(StoreError::Corrupt(format!(
+                "the state tree's root is {tree_root}, the tip at height {} records {}",
+                tip.height, tip.state_root
+            )));
+        }
         if tip.height.0 == 0 {
             return Ok(());
         }
@@ -222,6 +255,8 @@ impl Store {
                     None => state.remove(key.as_slice()).map_err(db)?,
                 };
             }
+            let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
+            write_tree_nodes(&mut tree, &effects.tree_nodes)?;
             let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
             for (key, digest) in &effects.log_nodes {
                 nodes
@@ -247,6 +282,23 @@ impl Store {
     pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
         self.reader()?.block(height)
     }
+}
+
+/// Writes state tree nodes: a node at its position, or deletes the position.
+fn write_tree_nodes(
+    table: &mut redb::Table<'_, &[u8], &[u8]>,
+    writes: &[NodeWrite],
+) -> Result<(), StoreError> {
+    for (pos, node) in writes {
+        let key = pos.to_key();
+        match node {
+            Some(n) => table
+                .insert(key.as_slice(), n.to_bytes().as_slice())
+                .map_err(db)?,
+            None => table.remove(key.as_slice()).map_err(db)?,
+        };
+    }
+    Ok(())
 }
 
 /// A consistent read snapshot of the store.
@@ -341,8 +393,59 @@ impl Reader {
         };
         Ok(Some(ProofBundle {
             version: BUNDLE_VERSION,
-            item,
+            item: Some(item),
             signer_registration,
+            state: None,
+        }))
+    }
+
+    /// The committed tip, as of this snapshot.
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        let table = self.txn.open_table(META).map_err(db)?;
+        let bytes = table
+            .get("tip")
+            .map_err(db)?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        codec::decode(bytes.value(), 1024 * 1024)
+            .map_err(|e| StoreError::Corrupt(format!("tip: {e}")))
+    }
+
+    /// The current value of `key` (or its absence) with its proof under the state root of the
+    /// tip's header, and that header's certificate, all from this one snapshot. `None` before the
+    /// first block, when there is no certified header yet.
+    pub fn proven_state(&self, key: &[u8]) -> Result<Option<ProvenState>, StoreError> {
+        let tip = self.tip()?;
+        if tip.height.0 == 0 {
+            return Ok(None);
+        }
+        let (block, certificate) = self
+            .block(tip.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip block {} missing", tip.height)))?;
+        let value = StateView::get(self, key)?;
+        let proof = state_tree::prove(&ViewNodes(self), key)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The tree and the state are written together: a proof that does not hold means the
+        // store is damaged, and it is reported rather than served.
+        proof
+            .verify(&block.header.state_root, key, value.as_deref())
+            .map_err(|e| StoreError::Corrupt(format!("state proof at the tip: {e}")))?;
+        Ok(Some(ProvenState {
+            key: key.to_vec(),
+            value,
+            proof,
+            header: block.header,
+            certificate,
+        }))
+    }
+
+    /// The proof bundle of `key`'s current value, or of its absence, at the tip. `None` before
+    /// the first block.
+    pub fn state_bundle(&self, key: &[u8]) -> Result<Option<ProofBundle>, StoreError> {
+        Ok(self.proven_state(key)?.map(|state| ProofBundle {
+            version: BUNDLE_VERSION,
+            item: None,
+            signer_registration: None,
+            state: Some(state),
         }))
     }
 
@@ -388,6 +491,24 @@ impl StateView for Reader {
     fn tx_committed(&self, id: &TxId) -> Result<bool, StoreError> {
         let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
         Ok(table.get(id.0.as_bytes().as_slice()).map_err(db)?.is_some())
+    }
+
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = match self.txn.open_table(TREE_NODES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(StoreError::Corrupt(
+                    "the store has no state tree: it was written by an earlier version of the \
+                     node; start from a fresh data directory"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        Ok(table
+            .get(pos.to_key().as_slice())
+            .map_err(db)?
+            .map(|v| v.value().to_vec()))
     }
 }
 
@@ -501,7 +622,7 @@ mod tests {
         );
         assert!(reader.tx_committed(&tx.id()).expect("read"));
         let bundle = reader.bundle(&tx.id()).expect("bundle").expect("present");
-        assert_eq!(bundle.item.transaction, tx);
+        assert_eq!(bundle.item.expect("item").transaction, tx);
         drop(reader);
         drop(store);
 

@@ -11,10 +11,64 @@ use caravan_sdk::tx::{Body, Outcome, RejectReason, Role, SignedTx, UnsignedTx};
 
 use super::*;
 use crate::execution::Entries;
+use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite, TreeNodes};
 
-/// Committed state in memory.
+/// Committed state in memory, with its state tree.
 pub(crate) struct MemState {
     pub(crate) entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub(crate) tree: MemoryTree,
+}
+
+impl MemState {
+    /// The state holding `entries`, with its tree built.
+    pub(crate) fn new(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> Self {
+        let mut state = MemState {
+            entries: BTreeMap::new(),
+            tree: MemoryTree::default(),
+        };
+        let writes: Vec<_> = entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        let (_, nodes) = state_tree::apply(&state.tree, &writes).expect("genesis tree");
+        state.commit(writes, &nodes);
+        state
+    }
+
+    /// Applies a block's state writes and tree nodes, as the store does.
+    pub(crate) fn commit(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>, nodes: &[NodeWrite]) {
+        for (key, value) in writes {
+            match value {
+                Some(v) => self.entries.insert(key, v),
+                None => self.entries.remove(&key),
+            };
+        }
+        self.tree.write(nodes);
+    }
+
+    /// Writes one entry outside any block (test setup), keeping the tree in step.
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let writes = vec![(key, Some(value))];
+        let (_, nodes) = state_tree::apply(&self.tree, &writes).expect("tree");
+        self.commit(writes, &nodes);
+    }
+
+    /// The tip before the first block over this state.
+    pub(crate) fn genesis_tip(&self) -> Tip {
+        Tip::genesis(state_tree::root(&self.tree).expect("root"))
+    }
+
+    /// The root of a tree built from scratch over the entries.
+    pub(crate) fn root_from_scratch(&self) -> Digest {
+        let leaves: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    caravan_sdk::state_tree::key_hash(k),
+                    caravan_sdk::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        caravan_sdk::state_tree::root_of(&leaves)
+    }
 }
 
 impl StateView for MemState {
@@ -32,6 +86,9 @@ impl StateView for MemState {
     }
     fn tx_committed(&self, _: &TxId) -> Result<bool, Self::Error> {
         Ok(false)
+    }
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.tree.tree_node(pos)
     }
 }
 
@@ -51,7 +108,7 @@ fn setup() -> (MemState, Keypair, PublicKey) {
             registered_by_tx: None,
         }),
     );
-    (MemState { entries }, agency, proposer)
+    (MemState::new(entries), agency, proposer)
 }
 
 fn register(agency: &Keypair, nonce: u64, id: &str, key: &Keypair) -> SignedTx {
@@ -132,7 +189,7 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
     let built = build_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -153,7 +210,7 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
     let again = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         Digest::ZERO,
         &built.block,
         10,
@@ -174,7 +231,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
     let (block, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -200,7 +257,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
     let again = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         Digest::ZERO,
         &block,
         10,
@@ -224,7 +281,7 @@ fn ordered_conflicts_get_rejected_receipts() {
     let (_, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -271,7 +328,7 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
         match build_all(
             &state,
             &CHAIN,
-            &Tip::genesis(&CHAIN),
+            &state.genesis_tip(),
             5,
             Digest::ZERO,
             proposer,
@@ -312,7 +369,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     match build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -331,7 +388,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     let (block, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -342,7 +399,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     let cold = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         Digest::ZERO,
         &block,
         10,
@@ -359,7 +416,7 @@ fn every_header_field_is_checked() {
     let (block, _) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         Digest::ZERO,
         proposer,
@@ -367,7 +424,7 @@ fn every_header_field_is_checked() {
         &Verified::new(64),
     )
     .expect("build");
-    let tip = Tip::genesis(&CHAIN);
+    let tip = state.genesis_tip();
     type Mutation = Box<dyn Fn(&mut Block)>;
     let mutations: Vec<(&str, Mutation)> = vec![
         (
@@ -453,8 +510,8 @@ mod trade {
         fn new() -> Self {
             let (state, agency, _) = setup();
             Ledger {
+                tip: state.genesis_tip(),
                 state,
-                tip: Tip::genesis(&CHAIN),
                 agency,
                 nonces: BTreeMap::new(),
             }
@@ -486,13 +543,10 @@ mod trade {
                 &Verified::new(64),
             )
             .expect("valid block");
-            for (key, value) in effects.writes {
-                match value {
-                    Some(v) => self.state.entries.insert(key, v),
-                    None => self.state.entries.remove(&key),
-                };
-            }
-            let _ = block;
+            self.state.commit(effects.writes, &effects.tree_nodes);
+            // The header's state root is the root of the tree over the whole state.
+            assert_eq!(block.header.state_root, self.state.root_from_scratch());
+            assert_eq!(effects.tip.state_root, block.header.state_root);
             self.tip = effects.tip;
             effects.receipts.into_iter().map(|r| r.outcome).collect()
         }
@@ -558,7 +612,7 @@ mod trade {
             ))
             .expect("agency");
         qingdao.roles = vec![Role::Registry, Role::Credit, Role::Customs];
-        l.state.entries.insert(
+        l.state.put(
             keys::participant(&ParticipantId::new("CN-QDG-CUSTOMS").expect("id")),
             codec::encode(&qingdao),
         );
