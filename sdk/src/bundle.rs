@@ -745,6 +745,175 @@ pub(crate) mod tests {
         (genesis, bundle, keys.into_iter().map(|(v, _)| v).collect())
     }
 
+    /// A certified header at `height` whose state root is the tree over `entries`, and the
+    /// state bundle of `key` under it.
+    pub(crate) fn state_bundle(
+        genesis: &Genesis,
+        keys: &[(Keypair, Keypair)],
+        height: u64,
+        entries: &[(Vec<u8>, Vec<u8>)],
+        key: &[u8],
+    ) -> ProofBundle {
+        let chain_id = genesis.chain_id();
+        let validators = genesis.content.validator_set();
+        let leaves: Vec<_> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    crate::state_tree::key_hash(k),
+                    crate::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        let header = Header {
+            chain_id,
+            height: Height(height),
+            time_ms: 1_000 * height,
+            parent: BlockId(Digest([height as u8; 32])),
+            transactions_root: crate::block::transactions_root(&[]),
+            transaction_count: 0,
+            log_root: Digest([7; 32]),
+            log_size: 3,
+            state_root: crate::state_tree::root_of(&leaves),
+            validators_hash: validators.hash(),
+            next_validators_hash: validators.hash(),
+            proposer: validators.validators[0].public_key,
+        };
+        let digest = vote_digest(
+            &chain_id,
+            VoteKind::Precommit,
+            header.height,
+            0,
+            Some(&header.id()),
+        );
+        let certificate = CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_id: header.id(),
+            signatures: keys[..3]
+                .iter()
+                .map(|(validator, _)| CommitSignature {
+                    validator: validator.public(),
+                    signature: validator.sign(&digest),
+                })
+                .collect(),
+        };
+        let value = entries
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v.clone());
+        ProofBundle {
+            version: BUNDLE_VERSION,
+            item: None,
+            signer_registration: None,
+            state: Some(ProvenState {
+                key: key.to_vec(),
+                value,
+                proof: crate::state_tree::prove_from_entries(entries, key),
+                header,
+                certificate,
+            }),
+        }
+    }
+
+    fn sample_entries(revoked: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = (0..30)
+            .map(|i| (format!("e/SCO-CN-{i:06}").into_bytes(), vec![i as u8; 40]))
+            .collect();
+        let attestation = if revoked { b"revoked".to_vec() } else { b"live".to_vec() };
+        entries.push((b"c/attestation-1".to_vec(), attestation));
+        entries
+    }
+
+    #[test]
+    fn state_bundles_prove_presence_and_absence() {
+        let (genesis, keys) = test_genesis(4);
+        let entries = sample_entries(false);
+        let present = state_bundle(&genesis, &keys, 5, &entries, b"c/attestation-1");
+        let proven = verify_bundle(&genesis, &present).expect("presence verifies");
+        assert!(proven.transaction.is_none());
+        let state = proven.state.expect("state");
+        assert_eq!(state.value.as_deref(), Some(b"live".as_slice()));
+        assert_eq!(state.height, Height(5));
+        assert_eq!(state.certified_by.len(), 3);
+
+        let absent = state_bundle(&genesis, &keys, 5, &entries, b"c/never-written");
+        let state = verify_bundle(&genesis, &absent)
+            .expect("absence verifies")
+            .state
+            .expect("state");
+        assert_eq!(state.value, None);
+
+        // CBOR and JSON round trips.
+        for bundle in [&present, &absent] {
+            let back = ProofBundle::from_bytes(&bundle.to_bytes()).expect("cbor");
+            assert_eq!(&back, bundle);
+            let json = serde_json::to_vec(bundle).expect("json");
+            assert_eq!(&ProofBundle::parse(&json).expect("json back"), bundle);
+        }
+    }
+
+    #[test]
+    fn state_bundles_name_the_failed_link() {
+        let (genesis, keys) = test_genesis(4);
+        let before = sample_entries(false);
+        let after = sample_entries(true);
+        let old = state_bundle(&genesis, &keys, 5, &before, b"c/attestation-1");
+        let new = state_bundle(&genesis, &keys, 6, &after, b"c/attestation-1");
+        let link = |b: &ProofBundle| verify_bundle(&genesis, b).err().map(|e| e.link());
+
+        // The old value claimed under the new header: the proof leads to another root.
+        let mut b = new.clone();
+        if let (Some(state), Some(old_state)) = (b.state.as_mut(), old.state.as_ref()) {
+            state.value = old_state.value.clone();
+            state.proof = old_state.proof.clone();
+        }
+        assert_eq!(link(&b), Some("state proof"));
+        let message = verify_bundle(&genesis, &b).expect_err("refused").to_string();
+        assert!(message.contains("link 'state proof' failed"), "{message}");
+
+        // The value edited, or claimed absent.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.value = Some(b"live".to_vec());
+        }
+        assert_eq!(link(&b), Some("state proof"));
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.value = None;
+        }
+        assert_eq!(link(&b), Some("state proof"));
+
+        // The header's state root changed: the certificate no longer covers the header.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.header.state_root = old.state.as_ref().expect("old").header.state_root;
+        }
+        assert_eq!(link(&b), Some("certificate"));
+
+        // A certificate short of a quorum.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.certificate.signatures.truncate(2);
+        }
+        assert_eq!(link(&b), Some("certificate"));
+
+        // Neither a transaction nor a state proof.
+        let mut b = new.clone();
+        b.state = None;
+        assert_eq!(link(&b), Some("encoding"));
+
+        // Every single bit flip of the encoded bundle is refused.
+        let bytes = new.to_bytes();
+        for position in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[position] ^= 0x01;
+            let verdict =
+                ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
+            assert!(verdict.is_err(), "flipping byte {position} still verifies");
+        }
+    }
+
     #[test]
     fn a_good_bundle_verifies() {
         let (genesis, bundle, _) = sample_bundle();
