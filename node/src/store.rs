@@ -143,9 +143,7 @@ impl Store {
         {
             let mut state = txn.open_table(STATE).map_err(db)?;
             for (key, value) in &entries {
-                state
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(db)?;
+                state.insert(key.as_slice(), value.as_slice()).map_err(db)?;
             }
             let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
             write_tree_nodes(&mut tree, &tree_nodes)?;
@@ -570,6 +568,29 @@ mod tests {
         let chain_id = genesis.chain_id();
         let store = Store::open(&path, &genesis, &chain_id).expect("open");
         assert_eq!(store.tip().expect("tip").height, Height(0));
+        // Before the first block there is no certified header to prove against.
+        assert!(
+            store
+                .reader()
+                .expect("reader")
+                .proven_state(b"p/CN-QDG-CUSTOMS")
+                .expect("read")
+                .is_none()
+        );
+        // The genesis tip's state root is the tree over the genesis entries.
+        let genesis_leaves: Vec<_> = Store::genesis_entries(&genesis)
+            .iter()
+            .map(|(k, v)| {
+                (
+                    caravan_sdk::state_tree::key_hash(k),
+                    caravan_sdk::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        assert_eq!(
+            store.tip().expect("tip").state_root,
+            caravan_sdk::state_tree::root_of(&genesis_leaves)
+        );
         let tx = UnsignedTx {
             chain_id,
             signer: ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
@@ -623,6 +644,22 @@ mod tests {
         assert!(reader.tx_committed(&tx.id()).expect("read"));
         let bundle = reader.bundle(&tx.id()).expect("bundle").expect("present");
         assert_eq!(bundle.item.expect("item").transaction, tx);
+        // State proofs at the tip: the registered participant is present, with its stored
+        // value; a key never written is absent; both under the tip header's state root.
+        let registered = keys::participant(&ParticipantId::new("EXP-1").expect("id"));
+        for (key, present) in [(registered, true), (b"p/NOBODY".to_vec(), false)] {
+            let state = reader
+                .proven_state(&key)
+                .expect("proof")
+                .expect("a certified tip");
+            assert_eq!(state.header, block.header);
+            assert_eq!(state.value.is_some(), present);
+            assert_eq!(state.value, reader.get(&key).expect("read"));
+            state
+                .proof
+                .verify(&block.header.state_root, &key, state.value.as_deref())
+                .expect("verifies");
+        }
         drop(reader);
         drop(store);
 

@@ -20,7 +20,10 @@ const TARGET: (u64, usize) = (1_000_000, 2_048);
 /// The number of hashes in the bundle's inclusion paths: the transaction's, plus the
 /// registration's when it carries one.
 fn path_hashes(bundle: &ProofBundle) -> String {
-    let item = bundle.item.as_ref().map_or(0, |item| item.inclusion.path.len());
+    let item = bundle
+        .item
+        .as_ref()
+        .map_or(0, |item| item.inclusion.path.len());
     match &bundle.signer_registration {
         None => format!("{item}"),
         Some(registration) => format!("{item} + {}", registration.inclusion.path.len()),

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::block::{CertificateError, CommitCertificate, Header};
 use crate::codec::{self, CodecError};
 use crate::genesis::{Genesis, GenesisError};
+use crate::hash::Digest;
 use crate::ids::{AgencyId, BlockId, ChainId, Height, ParticipantId, TxId};
 use crate::keys::PublicKey;
-use crate::hash::Digest;
 use crate::merkle::{InclusionProof, MerkleError};
 use crate::state_tree::{StateProof, StateProofError};
 use crate::tx::{Body, LogEntry, Outcome, Receipt, SignedTx};
@@ -820,7 +820,11 @@ pub(crate) mod tests {
         let mut entries: Vec<(Vec<u8>, Vec<u8>)> = (0..30)
             .map(|i| (format!("e/SCO-CN-{i:06}").into_bytes(), vec![i as u8; 40]))
             .collect();
-        let attestation = if revoked { b"revoked".to_vec() } else { b"live".to_vec() };
+        let attestation = if revoked {
+            b"revoked".to_vec()
+        } else {
+            b"live".to_vec()
+        };
         entries.push((b"c/attestation-1".to_vec(), attestation));
         entries
     }
@@ -869,7 +873,9 @@ pub(crate) mod tests {
             state.proof = old_state.proof.clone();
         }
         assert_eq!(link(&b), Some("state proof"));
-        let message = verify_bundle(&genesis, &b).expect_err("refused").to_string();
+        let message = verify_bundle(&genesis, &b)
+            .expect_err("refused")
+            .to_string();
         assert!(message.contains("link 'state proof' failed"), "{message}");
 
         // The value edited, or claimed absent.
@@ -959,10 +965,17 @@ pub(crate) mod tests {
         // afresh, and the transaction's own signature is always checked.
         let mut damaged = Vec::new();
         let mut b = bundle.clone();
-        b.item.as_mut().expect("item").certificate.signatures[0].signature.0[9] ^= 1;
+        b.item.as_mut().expect("item").certificate.signatures[0]
+            .signature
+            .0[9] ^= 1;
         damaged.push(b);
         let mut b = bundle.clone();
-        b.item.as_mut().expect("item").certificate.signatures.truncate(2);
+        b.item
+            .as_mut()
+            .expect("item")
+            .certificate
+            .signatures
+            .truncate(2);
         damaged.push(b);
         let mut b = bundle.clone();
         b.item.as_mut().expect("item").transaction.signature.0[0] ^= 1;
@@ -996,7 +1009,12 @@ pub(crate) mod tests {
         assert_eq!(link(&b), Some("receipt"));
 
         let mut b = bundle.clone();
-        b.item.as_mut().expect("item").certificate.signatures.truncate(2);
+        b.item
+            .as_mut()
+            .expect("item")
+            .certificate
+            .signatures
+            .truncate(2);
         assert_eq!(link(&b), Some("certificate"));
 
         let mut b = bundle.clone();

@@ -181,7 +181,9 @@ pub enum StateProofError {
         value: Digest,
     },
     /// The key holds another value.
-    #[error("the key (hash {key}) holds a value of hash {proven}, the claimed value hashes to {claimed}")]
+    #[error(
+        "the key (hash {key}) holds a value of hash {proven}, the claimed value hashes to {claimed}"
+    )]
     ValueMismatch {
         /// The key hash.
         key: Digest,
@@ -278,7 +280,12 @@ pub fn prove_from_entries(entries: &[(Vec<u8>, Vec<u8>)], key: &[u8]) -> StatePr
     let mut depth = 0;
     loop {
         match current {
-            [] => return StateProof { leaf: None, siblings },
+            [] => {
+                return StateProof {
+                    leaf: None,
+                    siblings,
+                };
+            }
             [leaf] => {
                 return StateProof {
                     leaf: Some(*leaf),
@@ -340,8 +347,14 @@ mod tests {
     #[test]
     fn frozen_root() {
         // Frozen: changing the hashing or the tree shape changes this value on purpose only.
-        assert_eq!(empty_hash().to_hex(), "38e074b50ab1b5b0d34171ec5daf9b9961a2b18aa5d4d4b1fdbe0be421e1628c");
-        assert_eq!(root_over(&entries(5)).to_hex(), "dc5394e5cacb4be63139775910e5515cf483c761a26a5d5199839f1f1fb4df9c");
+        assert_eq!(
+            empty_hash().to_hex(),
+            "38e074b50ab1b5b0d34171ec5daf9b9961a2b18aa5d4d4b1fdbe0be421e1628c"
+        );
+        assert_eq!(
+            root_over(&entries(5)).to_hex(),
+            "dc5394e5cacb4be63139775910e5515cf483c761a26a5d5199839f1f1fb4df9c"
+        );
         let two = root_over(&entries(2));
         let (a, b) = (key_hash(b"c/key-0"), key_hash(b"c/key-1"));
         let (la, lb) = (
@@ -349,7 +362,9 @@ mod tests {
             leaf_hash(&b, &value_hash(b"value 1")),
         );
         // Two leaves differing at bit d hang under d inner nodes with empty siblings above.
-        let d = (0..MAX_DEPTH).find(|&i| bit(&a, i) != bit(&b, i)).expect("differ");
+        let d = (0..MAX_DEPTH)
+            .find(|&i| bit(&a, i) != bit(&b, i))
+            .expect("differ");
         let mut expected = if bit(&a, d) {
             node_hash(&lb, &la)
         } else {

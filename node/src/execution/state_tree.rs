@@ -157,7 +157,8 @@ fn read_expected<R: TreeNodes>(
     pos: &NodePos,
     expected: &Digest,
 ) -> Result<StoredNode, TreeError> {
-    let node = read(reader, pos)?.ok_or_else(|| corrupt(pos, "a node its parent names is missing"))?;
+    let node =
+        read(reader, pos)?.ok_or_else(|| corrupt(pos, "a node its parent names is missing"))?;
     if &node.hash() != expected {
         return Err(corrupt(
             pos,
@@ -407,7 +408,12 @@ pub fn prove<R: TreeNodes>(reader: &R, key: &[u8]) -> Result<StateProof, TreeErr
     let mut node = read(reader, &pos)?;
     loop {
         match node {
-            None => return Ok(StateProof { leaf: None, siblings }),
+            None => {
+                return Ok(StateProof {
+                    leaf: None,
+                    siblings,
+                });
+            }
             Some(StoredNode::Leaf {
                 key_hash,
                 value_hash,
@@ -501,9 +507,7 @@ mod tests {
 
     #[test]
     fn a_damaged_node_is_reported() {
-        let entries: BTreeMap<Vec<u8>, Vec<u8>> = (0..8)
-            .map(|i| (vec![i], vec![i]))
-            .collect();
+        let entries: BTreeMap<Vec<u8>, Vec<u8>> = (0..8).map(|i| (vec![i], vec![i])).collect();
         let (_, mut tree) = from_scratch(&entries);
         let pos = *tree
             .nodes

@@ -7,5 +7,6 @@ mod load;
 mod n4_commit;
 mod n4_crash;
 mod n4_quorum;
+mod n4_state;
 mod n4_trade;
 mod support;
