@@ -275,8 +275,8 @@ pub enum VerifyError {
     StateProof {
         /// The key, as text when it is printable, else `hex:` and its hex.
         key: String,
-        /// Why.
-        error: StateProofError,
+        /// Why (boxed: the digests it names would make every verification error large).
+        error: Box<StateProofError>,
     },
 }
 
@@ -497,7 +497,7 @@ impl<'g> BundleVerifier<'g> {
             .verify(&state.header.state_root, &state.key, state.value.as_deref())
             .map_err(|error| VerifyError::StateProof {
                 key: printable_key(&state.key),
-                error,
+                error: Box::new(error),
             })?;
         Ok(StateFacts {
             key: state.key.clone(),
