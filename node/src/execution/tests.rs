@@ -221,6 +221,47 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
 }
 
 #[test]
+fn the_state_root_is_the_tree_over_the_whole_state() {
+    let (mut state, agency, proposer) = setup();
+    let parent = state.genesis_tip();
+    assert_eq!(parent.state_root, state.root_from_scratch());
+    let exporter = Keypair::from_seed(&[3; 32]);
+    let (block, effects) = build_all(
+        &state,
+        &CHAIN,
+        &parent,
+        5,
+        Digest::ZERO,
+        proposer,
+        vec![register(&agency, 1, "EXP-1", &exporter)],
+        &Verified::new(64),
+    )
+    .expect("build");
+    assert_ne!(block.header.state_root, parent.state_root);
+    state.commit(effects.writes, &effects.tree_nodes);
+    assert_eq!(block.header.state_root, state.root_from_scratch());
+    // The stored tree proves the new participant present and a key never written absent.
+    let key = keys::participant(&ParticipantId::new("EXP-1").expect("id"));
+    let value = state.entries.get(&key).cloned();
+    assert!(value.is_some());
+    state_tree::prove(&state.tree, &key)
+        .expect("prove")
+        .verify(&block.header.state_root, &key, value.as_deref())
+        .expect("present");
+    state_tree::prove(&state.tree, b"p/NOBODY")
+        .expect("prove")
+        .verify(&block.header.state_root, b"p/NOBODY", None)
+        .expect("absent");
+    // The same state reached in another order, here built at once, has the same root.
+    let rebuilt = MemState::new(state.entries.clone());
+    assert_eq!(
+        state_tree::root(&rebuilt.tree).expect("root"),
+        block.header.state_root
+    );
+    assert_eq!(rebuilt.tree, state.tree);
+}
+
+#[test]
 fn later_transactions_see_earlier_ones_in_the_same_block() {
     let (state, agency, proposer) = setup();
     let exporter = Keypair::from_seed(&[3; 32]);
