@@ -183,6 +183,16 @@ fn n4_state_proofs_of_credit_attestations() {
         .state
         .expect("state");
     assert_eq!(proven.value, None);
+    // The key given as text, the bundle as JSON: the same proof.
+    let json = agency_reader(&net, &agency)
+        .get_signed_text("/v1/state/proof?key=p/NEVER-REGISTERED&format=json")
+        .expect("json bundle");
+    let from_json = ProofBundle::parse(json.as_bytes()).expect("a JSON bundle");
+    assert_eq!(
+        from_json.state.as_ref().map(|s| &s.key),
+        absent.state.as_ref().map(|s| &s.key)
+    );
+    assert!(verify_bundle(&genesis, &from_json).is_ok());
     // Claiming a value for it fails at the state proof.
     let mut forged = absent.clone();
     if let Some(state) = forged.state.as_mut() {
