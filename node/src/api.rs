@@ -20,11 +20,13 @@ use caravan_sdk::api::{
     ApiError, BatchItem, BatchResponse, CertifiedBlock, Checkpoint, Health, MAX_BATCH_TRANSACTIONS,
     MAX_SYNC_BLOCKS, TxStatus, http_status_of,
 };
+use caravan_sdk::bundle::ProofBundle;
 use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
 use caravan_sdk::ids::{Height, TxId};
 use caravan_sdk::tx::{Outcome, RejectReason, Rejection, SignedTx};
 
 use crate::node::{AdmitError, Shared};
+use crate::store::Reader;
 
 /// Largest JSON transaction body (hex doubles the byte strings).
 const MAX_JSON_TX_BYTES: usize = 4 * MAX_TRANSACTION_BYTES;
@@ -50,6 +52,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/validators", get(validators))
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/proof/tx/{id}", get(proof))
+        .route("/v1/state/proof", get(state_proof))
+        .route("/v1/sco/{code}/proof", get(crate::api_trade::sco_proof))
         .route("/v1/consistency", get(consistency))
         .route("/v1/sco/{code}", get(crate::api_trade::sco))
         .route("/v1/participants/{id}", get(crate::api_trade::participant))
@@ -718,20 +722,9 @@ async fn proof(
         Ok(id) => id,
         Err(r) => return r,
     };
-    let wants_cbor = match q.format.as_deref() {
-        Some("cbor") => true,
-        Some("json") => false,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("format must be cbor or json, found {other:?}"),
-            );
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/cbor")),
+    let wants_cbor = match wants_cbor(q.format.as_deref(), &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let (reader, who) = match crate::api_trade::signed_reader(&shared, &headers, &uri) {
         Ok(x) => x,
@@ -748,7 +741,10 @@ async fn proof(
         }
         Err(e) => return internal(e),
     };
-    match crate::api_trade::may_read_tx(&reader, &who, &bundle.item.transaction) {
+    let Some(item) = &bundle.item else {
+        return internal("a transaction's bundle without the transaction");
+    };
+    match crate::api_trade::may_read_tx(&reader, &who, &item.transaction) {
         Ok(true) => {}
         Ok(false) => {
             return error(
@@ -759,7 +755,30 @@ async fn proof(
         }
         Err(r) => return r,
     }
-    if wants_cbor {
+    bundle_response(&bundle, wants_cbor)
+}
+
+/// Whether a bundle is wanted as CBOR: `format=cbor` or `json`, else an `Accept` header naming
+/// `application/cbor`.
+pub(crate) fn wants_cbor(format: Option<&str>, headers: &HeaderMap) -> Result<bool, Response> {
+    match format {
+        Some("cbor") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("format must be cbor or json, found {other:?}"),
+        )),
+        None => Ok(headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/cbor"))),
+    }
+}
+
+/// A bundle as CBOR or JSON.
+pub(crate) fn bundle_response(bundle: &ProofBundle, cbor: bool) -> Response {
+    if cbor {
         (
             [(header::CONTENT_TYPE, "application/cbor")],
             bundle.to_bytes(),
@@ -768,6 +787,73 @@ async fn proof(
     } else {
         axum::Json(bundle).into_response()
     }
+}
+
+/// The longest state key a proof is served for.
+const MAX_STATE_KEY_BYTES: usize = 1024;
+
+#[derive(Deserialize)]
+struct StateProofQuery {
+    key: Option<String>,
+    format: Option<String>,
+}
+
+/// Parses a state key given as UTF-8 text, or as `hex:` and its hex.
+fn parse_state_key(text: Option<&str>) -> Result<Vec<u8>, Response> {
+    let bad = |detail: String| error(StatusCode::BAD_REQUEST, "bad_query", detail);
+    let Some(text) = text else {
+        return Err(bad(
+            "key is required: the state key as text, or hex: and its hex".into(),
+        ));
+    };
+    let key = match text.strip_prefix("hex:") {
+        Some(h) => hex::decode(h).map_err(|e| bad(format!("key after hex: is not hex: {e}")))?,
+        None => text.as_bytes().to_vec(),
+    };
+    if key.is_empty() || key.len() > MAX_STATE_KEY_BYTES {
+        return Err(bad(format!(
+            "a state key has 1 to {MAX_STATE_KEY_BYTES} bytes, found {}",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// The state proof bundle of `key` at the tip, or the answer saying why there is none.
+pub(crate) fn state_bundle(reader: &Reader, key: &[u8], cbor: bool) -> Response {
+    match reader.state_bundle(key) {
+        Ok(Some(bundle)) => bundle_response(&bundle, cbor),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no block has been committed yet: there is no certified state root to prove against",
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+async fn state_proof(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<StateProofQuery>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let cbor = match wants_cbor(q.format.as_deref(), &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let key = match parse_state_key(q.key.as_deref()) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let (reader, who) = match crate::api_trade::signed_reader(&shared, &headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(r) = crate::api_trade::may_prove_key(&who, &key) {
+        return r;
+    }
+    state_bundle(&reader, &key, cbor)
 }
 
 #[derive(Deserialize)]

@@ -125,6 +125,80 @@ fn ids_under(reader: &Reader, prefix: &[u8]) -> Result<Vec<TxId>, Response> {
     Ok(crate::execution::ids_in_index(prefix, entries))
 }
 
+/// The state key prefixes whose proofs any registered participant may fetch: participants, SCO
+/// codes and their enterprises, credit attestations and their index, and the rule parameters.
+/// Other records (documents, consignments, liens, nonces and their indexes) are proven to the
+/// agencies only, since even a key's absence says something about them.
+const PUBLIC_STATE_PREFIXES: [&[u8]; 8] = [b"p", b"e", b"ep", b"el", b"es", b"c", b"cs", b"params"];
+
+/// Whether `who` may fetch the state proof of `key`.
+pub(crate) fn may_prove_key(who: &ReaderIdentity, key: &[u8]) -> Result<(), Response> {
+    let prefix = key.split(|b| *b == b'/').next().unwrap_or_default();
+    if who.is_agency() || (key.contains(&b'/') && PUBLIC_STATE_PREFIXES.contains(&prefix)) {
+        return Ok(());
+    }
+    Err(forbidden(
+        "state proofs of this key are served to the agencies; other participants may prove \
+         participants, SCO codes, enterprises and credit attestations (keys p/, e/, ep/, el/, \
+         es/, c/, cs/, params/)",
+    ))
+}
+
+#[derive(Deserialize)]
+/// Query of `GET /v1/sco/{code}/proof`.
+pub struct ScoProofQuery {
+    attestation: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /v1/sco/{code}/proof[?attestation=ID]`: the state proof bundle of the SCO code's
+/// enterprise record (`e/{code}`), or of one of its credit attestations (`c/{id}`), at the tip.
+/// An attestation's proof shows whether it is revoked; an attestation that does not exist gets
+/// a proof of absence.
+pub async fn sco_proof(
+    State(shared): State<Arc<Shared>>,
+    Path(code): Path<String>,
+    Query(q): Query<ScoProofQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let cbor = match crate::api::wants_cbor(q.format.as_deref(), &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let sco = match caravan_sdk::trade::ident::ScoCode::new(&code) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()),
+    };
+    let attestation = match q.attestation.as_deref().map(str::parse::<TxId>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()),
+    };
+    let reader = match signed_reader(&shared, &headers, &uri) {
+        Ok((reader, _)) => reader,
+        Err(r) => return r,
+    };
+    let key = match attestation {
+        None => tkeys::enterprise(sco.as_str()),
+        Some(id) => {
+            let key = tkeys::attestation(&id);
+            match get::<CreditAttestation>(&reader, &key) {
+                Ok(Some(a)) if a.sco_code.as_str() != sco.as_str() => {
+                    return error(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        format!("attestation {id} is about {}, not {sco}", a.sco_code),
+                    );
+                }
+                Ok(_) => key,
+                Err(r) => return r,
+            }
+        }
+    };
+    crate::api::state_bundle(&reader, &key, cbor)
+}
+
 /// `GET /v1/sco/{code}`.
 pub async fn sco(
     State(shared): State<Arc<Shared>>,

@@ -1,6 +1,8 @@
 //! Durable storage in one redb file. Each decided block is written in a single write transaction
-//! (block, certificate, transaction index, receipts, state writes, Merkle log nodes and
-//! the new tip) committed with fsync: after `commit_block` returns, the block survives a crash.
+//! (block, certificate, transaction index, receipts, state writes, state tree nodes, Merkle log
+//! nodes and the new tip) committed with fsync: after `commit_block` returns, the block survives
+//! a crash. The state tree is kept at the tip only (one node per position, overwritten), so state
+//! proofs are served for the committed tip.
 
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use minicbor::{Decode, Encode};
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition};
 
 use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
-use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::genesis::{Genesis, MemberCard, Params};
 use caravan_sdk::hash::Digest;
@@ -18,13 +20,18 @@ use caravan_sdk::merkle::{
 };
 use caravan_sdk::tx::Receipt;
 
-use crate::execution::{BlockEffects, Entries, Participant, StateView, Tip, governance, keys};
+use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite};
+use crate::execution::{
+    BlockEffects, Entries, Participant, StateView, Tip, ViewNodes, governance, keys,
+};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
+/// The state tree's nodes at the tip, by position ([`NodePos::to_key`]).
+const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Certified validator-set changes, by the height of the outgoing set's last header.
 const SET_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("validator_changes");
@@ -107,17 +114,32 @@ impl Store {
         Ok(store)
     }
 
+    /// The state entries the genesis establishes, in one list: the store writes them into the
+    /// state and builds the state tree from this same list.
+    fn genesis_entries(genesis: &Genesis) -> Vec<(Vec<u8>, Vec<u8>)> {
+        governance::genesis_state(genesis)
+    }
+
     fn init(&self, genesis: &Genesis, chain_id: &ChainId) -> Result<(), StoreError> {
+        let entries = Self::genesis_entries(genesis);
+        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        let (state_root, tree_nodes) = state_tree::apply(&MemoryTree::default(), &writes)
+            .map_err(|e| StoreError::Corrupt(format!("genesis state tree: {e}")))?;
         let txn = self.db.begin_write().map_err(db)?;
         {
             let mut state = txn.open_table(STATE).map_err(db)?;
-            for (key, value) in governance::genesis_state(genesis) {
+            for (key, value) in &entries {
                 state.insert(key.as_slice(), value.as_slice()).map_err(db)?;
             }
+            let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
+            write_tree_nodes(&mut tree, &tree_nodes)?;
             let mut meta = txn.open_table(META).map_err(db)?;
             meta.insert("chain_id", chain_id.0.as_bytes().as_slice())
                 .map_err(db)?;
-            meta.insert("tip", codec::encode(&Tip::genesis(chain_id)).as_slice())
+            meta.insert("tip", codec::encode(&Tip::genesis(state_root)).as_slice())
                 .map_err(db)?;
             // Create the other tables so readers never see them missing.
             txn.open_table(BLOCKS).map_err(db)?;
@@ -142,6 +164,14 @@ impl Store {
     /// Checks that the tip's block is stored and hashes to the tip's id.
     fn check_tip(&self) -> Result<(), StoreError> {
         let tip = self.tip()?;
+        let tree_root = state_tree::root(&ViewNodes(&self.reader()?))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if tree_root != tip.state_root {
+            return Err(StoreError::Corrupt(format!(
+                "the state tree's root is {tree_root}, the tip at height {} records {}",
+                tip.height, tip.state_root
+            )));
+        }
         if tip.height.0 == 0 {
             return Ok(());
         }
@@ -213,6 +243,8 @@ impl Store {
                     None => state.remove(key.as_slice()).map_err(db)?,
                 };
             }
+            let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
+            write_tree_nodes(&mut tree, &effects.tree_nodes)?;
             let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
             for (key, digest) in &effects.log_nodes {
                 nodes
@@ -249,6 +281,23 @@ impl Store {
     pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
         self.reader()?.block(height)
     }
+}
+
+/// Writes state tree nodes: a node at its position, or deletes the position.
+fn write_tree_nodes(
+    table: &mut redb::Table<'_, &[u8], &[u8]>,
+    writes: &[NodeWrite],
+) -> Result<(), StoreError> {
+    for (pos, node) in writes {
+        let key = pos.to_key();
+        match node {
+            Some(n) => table
+                .insert(key.as_slice(), n.to_bytes().as_slice())
+                .map_err(db)?,
+            None => table.remove(key.as_slice()).map_err(db)?,
+        };
+    }
+    Ok(())
 }
 
 /// A consistent read snapshot of the store.
@@ -343,9 +392,62 @@ impl Reader {
             });
         Ok(Some(ProofBundle {
             version: BUNDLE_VERSION,
-            item,
+            item: Some(item),
             signer_registration,
+            state: None,
             validator_changes: self.validator_changes(latest)?,
+        }))
+    }
+
+    /// The committed tip, as of this snapshot.
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        let table = self.txn.open_table(META).map_err(db)?;
+        let bytes = table
+            .get("tip")
+            .map_err(db)?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        codec::decode(bytes.value(), 1024 * 1024)
+            .map_err(|e| StoreError::Corrupt(format!("tip: {e}")))
+    }
+
+    /// The current value of `key` (or its absence) with its proof under the state root of the
+    /// tip's header, and that header's certificate, all from this one snapshot. `None` before the
+    /// first block, when there is no certified header yet.
+    pub fn proven_state(&self, key: &[u8]) -> Result<Option<ProvenState>, StoreError> {
+        let tip = self.tip()?;
+        if tip.height.0 == 0 {
+            return Ok(None);
+        }
+        let (block, certificate) = self
+            .block(tip.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip block {} missing", tip.height)))?;
+        let value = StateView::get(self, key)?;
+        let proof = state_tree::prove(&ViewNodes(self), key)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The tree and the state are written together: a proof that does not hold means the
+        // store is damaged, and it is reported rather than served.
+        proof
+            .verify(&block.header.state_root, key, value.as_deref())
+            .map_err(|e| StoreError::Corrupt(format!("state proof at the tip: {e}")))?;
+        Ok(Some(ProvenState {
+            key: key.to_vec(),
+            value,
+            proof,
+            header: block.header,
+            certificate,
+        }))
+    }
+
+    /// The proof bundle of `key`'s current value, or of its absence, at the tip. `None` before
+    /// the first block.
+    pub fn state_bundle(&self, key: &[u8]) -> Result<Option<ProofBundle>, StoreError> {
+        let validator_changes = self.validator_changes(Height(u64::MAX))?;
+        Ok(self.proven_state(key)?.map(|state| ProofBundle {
+            version: BUNDLE_VERSION,
+            item: None,
+            signer_registration: None,
+            state: Some(state),
+            validator_changes,
         }))
     }
 
@@ -430,6 +532,24 @@ impl StateView for Reader {
         let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
         Ok(table.get(id.0.as_bytes().as_slice()).map_err(db)?.is_some())
     }
+
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = match self.txn.open_table(TREE_NODES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(StoreError::Corrupt(
+                    "the store has no state tree: it was written by an earlier version of the \
+                     node; start from a fresh data directory"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        Ok(table
+            .get(pos.to_key().as_slice())
+            .map_err(db)?
+            .map(|v| v.value().to_vec()))
+    }
 }
 
 impl NodeSource for Reader {
@@ -490,6 +610,29 @@ mod tests {
         let chain_id = genesis.chain_id();
         let store = Store::open(&path, &genesis, &chain_id).expect("open");
         assert_eq!(store.tip().expect("tip").height, Height(0));
+        // Before the first block there is no certified header to prove against.
+        assert!(
+            store
+                .reader()
+                .expect("reader")
+                .proven_state(b"p/CN-QDG-CUSTOMS")
+                .expect("read")
+                .is_none()
+        );
+        // The genesis tip's state root is the tree over the genesis entries.
+        let genesis_leaves: Vec<_> = Store::genesis_entries(&genesis)
+            .iter()
+            .map(|(k, v)| {
+                (
+                    caravan_sdk::state_tree::key_hash(k),
+                    caravan_sdk::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        assert_eq!(
+            store.tip().expect("tip").state_root,
+            caravan_sdk::state_tree::root_of(&genesis_leaves)
+        );
         let tx = UnsignedTx {
             chain_id,
             signer: ParticipantId::new("CN-QDG-CUSTOMS").expect("id"),
@@ -541,7 +684,23 @@ mod tests {
         );
         assert!(reader.tx_committed(&tx.id()).expect("read"));
         let bundle = reader.bundle(&tx.id()).expect("bundle").expect("present");
-        assert_eq!(bundle.item.transaction, tx);
+        assert_eq!(bundle.item.expect("item").transaction, tx);
+        // State proofs at the tip: the registered participant is present, with its stored
+        // value; a key never written is absent; both under the tip header's state root.
+        let registered = keys::participant(&ParticipantId::new("EXP-1").expect("id"));
+        for (key, present) in [(registered, true), (b"p/NOBODY".to_vec(), false)] {
+            let state = reader
+                .proven_state(&key)
+                .expect("proof")
+                .expect("a certified tip");
+            assert_eq!(state.header, block.header);
+            assert_eq!(state.value.is_some(), present);
+            assert_eq!(state.value, reader.get(&key).expect("read"));
+            state
+                .proof
+                .verify(&block.header.state_root, &key, state.value.as_deref())
+                .expect("verifies");
+        }
         drop(reader);
         drop(store);
 

@@ -20,7 +20,10 @@ const TARGET: (u64, usize) = (1_000_000, 2_048);
 /// The number of hashes in the bundle's inclusion paths: the transaction's, plus the
 /// registration's when it carries one.
 fn path_hashes(bundle: &ProofBundle) -> String {
-    let item = bundle.item.inclusion.path.len();
+    let item = bundle
+        .item
+        .as_ref()
+        .map_or(0, |item| item.inclusion.path.len());
     match &bundle.signer_registration {
         None => format!("{item}"),
         Some(registration) => format!("{item} + {}", registration.inclusion.path.len()),
@@ -110,8 +113,7 @@ fn main() {
         );
     }
     println!();
-    if let Some(bundle) = &breakdown {
-        let item = &bundle.item;
+    if let Some(item) = breakdown.as_ref().and_then(|bundle| bundle.item.as_ref()) {
         let parts = [
             ("transaction", codec::encode(&item.transaction).len()),
             ("receipt", codec::encode(&item.receipt).len()),

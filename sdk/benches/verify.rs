@@ -77,14 +77,15 @@ fn bundle_parts(c: &mut Criterion) {
         format!("genesis_verify_{}_founders", federation.validator_count()),
         |b| b.iter(|| black_box(genesis).verify()),
     );
+    let item = bundle.item.as_ref().expect("a transaction bundle");
     group.bench_function(
         format!("certified_header_verify_{}_precommits", federation.quorum()),
         |b| {
             b.iter(|| {
                 verify_certified_header(
                     &history,
-                    black_box(&bundle.item.header),
-                    black_box(&bundle.item.certificate),
+                    black_box(&item.header),
+                    black_box(&item.certificate),
                 )
             })
         },
@@ -105,7 +106,12 @@ fn signature(c: &mut Criterion) {
         .into_iter()
         .find(|case| case.signer == Signer::Founder)
         .expect("a founder-signed bundle");
-    let unsigned = case.bundle.item.transaction.tx;
+    let unsigned = case
+        .bundle
+        .item
+        .expect("a transaction bundle")
+        .transaction
+        .tx;
     let key = Keypair::from_seed(&[42; 32]);
     let public = key.public();
     let signed = unsigned.clone().sign(&key);

@@ -1,8 +1,10 @@
 //! Proof bundles and their offline verification. A bundle carries everything a verifier needs
 //! besides the genesis: the transaction, its receipt, its inclusion proof to the log root, the
 //! header holding that root, and the commit certificate over the header; for a participant
-//! registered on the ledger, the same chain of proofs for its registration by an agency.
-//! Verification does no IO and returns what was proven, or the link that failed.
+//! registered on the ledger, the same chain of proofs for its registration by an agency; and
+//! where it applies, a state proof: the current value of one state key, or its absence, under
+//! the state root of a certified header. Verification does no IO and returns what was proven, or
+//! the link that failed.
 
 use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -10,12 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::block::{CertificateError, CommitCertificate, Header, SetChange, ValidatorSet};
 use crate::codec::{self, CodecError};
 use crate::genesis::{Genesis, GenesisError};
+use crate::hash::Digest;
 use crate::ids::{AgencyId, BlockId, ChainId, Height, ParticipantId, TxId};
 use crate::keys::PublicKey;
 use crate::merkle::{InclusionProof, MerkleError};
+use crate::state_tree::{StateProof, StateProofError};
 use crate::tx::{Body, Change, LogEntry, Outcome, Receipt, SignedTx};
 
-/// The current bundle format version.
+/// The current bundle format version. Version 2 made the transaction optional and added the
+/// state proof.
 pub const BUNDLE_VERSION: u32 = 2;
 
 /// One committed transaction with the proofs that it was committed.
@@ -39,24 +44,88 @@ pub struct ProvenTx {
     pub certificate: CommitCertificate,
 }
 
-/// A proof bundle.
+/// The value of one state key, or its absence, with the proof that the tree under a certified
+/// header's state root holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct ProvenState {
+    /// The state key.
+    #[n(0)]
+    #[cbor(with = "minicbor::bytes")]
+    #[serde(with = "hex_bytes")]
+    pub key: Vec<u8>,
+    /// Its value (canonical CBOR of the record), or none when the key is absent.
+    #[n(1)]
+    #[cbor(with = "minicbor::bytes")]
+    #[serde(with = "hex_bytes_option")]
+    pub value: Option<Vec<u8>>,
+    /// The proof under `header.state_root`.
+    #[n(2)]
+    pub proof: StateProof,
+    /// The header whose state root the proof leads to: the tip when the bundle was made.
+    #[n(3)]
+    pub header: Header,
+    /// The quorum's certificate over that header.
+    #[n(4)]
+    pub certificate: CommitCertificate,
+}
+
+/// A proof bundle: a transaction, a state value, or both.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[cbor(array)]
 pub struct ProofBundle {
     /// Format version, [`BUNDLE_VERSION`].
     #[n(0)]
     pub version: u32,
-    /// The transaction being proven.
+    /// The transaction being proven, if any.
     #[n(1)]
-    pub item: ProvenTx,
+    pub item: Option<ProvenTx>,
     /// When the signer is a participant registered on the ledger (not a founding agency), the
     /// proof of its registration by an agency, which binds its key.
     #[n(2)]
     pub signer_registration: Option<ProvenTx>,
+    /// The state value being proven, if any.
+    #[n(3)]
+    #[serde(default)]
+    pub state: Option<ProvenState>,
     /// The certified changes of the validator set from the genesis up to the latest header in
     /// the bundle, in height order (empty while the founding set is in force).
     #[n(4)]
+    #[serde(default)]
     pub validator_changes: Vec<SetChange>,
+}
+
+/// Byte strings as lowercase hex in JSON.
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional byte strings as lowercase hex, or null, in JSON.
+mod hex_bytes_option {
+    pub fn serialize<S: serde::Serializer>(
+        bytes: &Option<Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_some(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        let text = <Option<String> as serde::Deserialize>::deserialize(d)?;
+        text.map(|t| hex::decode(t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl ProofBundle {
@@ -88,9 +157,40 @@ impl ProofBundle {
     }
 }
 
-/// What a verified bundle proves.
+/// What a verified bundle proves: a transaction, a state value, or both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Proven {
+    /// The transaction, when the bundle carries one.
+    pub transaction: Option<TxFacts>,
+    /// The state value, when the bundle carries a state proof.
+    pub state: Option<StateFacts>,
+}
+
+/// What a verified state proof proves: in the certified state at `height`, `key` holds `value`,
+/// or holds nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StateFacts {
+    /// The state key.
+    #[serde(serialize_with = "hex_bytes::serialize")]
+    pub key: Vec<u8>,
+    /// Its value, or none when the key is absent.
+    #[serde(serialize_with = "hex_bytes_option::serialize")]
+    pub value: Option<Vec<u8>>,
+    /// The height of the certified header.
+    pub height: Height,
+    /// Its block.
+    pub block_id: BlockId,
+    /// The block's time, milliseconds since the Unix epoch.
+    pub block_time_ms: u64,
+    /// The state root the proof leads to.
+    pub state_root: Digest,
+    /// The agencies whose precommits certify the block.
+    pub certified_by: Vec<AgencyId>,
+}
+
+/// What a verified transaction proof proves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TxFacts {
     /// The transaction id.
     pub tx_id: TxId,
     /// Who signed it.
@@ -127,6 +227,9 @@ pub enum VerifyError {
     /// The bundle is not decodable.
     #[error("link 'encoding' failed: {0}")]
     Decode(CodecError),
+    /// A bundle with neither a transaction nor a state proof.
+    #[error("link 'encoding' failed: the bundle carries neither a transaction nor a state proof")]
+    Empty,
     /// Unknown bundle version.
     #[error(
         "link 'encoding' failed: bundle version {0} is not supported (expected {BUNDLE_VERSION})"
@@ -180,6 +283,14 @@ pub enum VerifyError {
         /// What is wrong.
         reason: String,
     },
+    /// The state proof does not prove the bundle's value under the header's state root.
+    #[error("link 'state proof' failed: key {key}: {error}")]
+    StateProof {
+        /// The key, as text when it is printable, else `hex:` and its hex.
+        key: String,
+        /// Why (boxed: the digests it names would make every verification error large).
+        error: Box<StateProofError>,
+    },
 }
 
 impl VerifyError {
@@ -187,7 +298,7 @@ impl VerifyError {
     pub fn link(&self) -> &'static str {
         match self {
             VerifyError::Genesis(_) => "genesis",
-            VerifyError::Decode(_) | VerifyError::Version(_) => "encoding",
+            VerifyError::Decode(_) | VerifyError::Version(_) | VerifyError::Empty => "encoding",
             VerifyError::WrongChain { .. } => "chain",
             VerifyError::Signature { .. } => "signature",
             VerifyError::Signer(_) => "signer",
@@ -197,6 +308,7 @@ impl VerifyError {
             VerifyError::Header(_) => "header",
             VerifyError::Certificate(_) => "certificate",
             VerifyError::SetChange { .. } => "validator-set change",
+            VerifyError::StateProof { .. } => "state proof",
         }
     }
 }
@@ -497,18 +609,72 @@ impl<'g> BundleVerifier<'g> {
         Ok(signers)
     }
 
-    /// Verifies one bundle.
+    /// Verifies one bundle: its transaction and its state proof, whichever it carries.
     pub fn verify(&self, bundle: &ProofBundle) -> Result<Proven, VerifyError> {
-        let genesis = self.genesis;
-        let chain_id = self.chain_id;
         if bundle.version != BUNDLE_VERSION {
             return Err(VerifyError::Version(bundle.version));
         }
-        let mut history = ValidatorHistory::from_genesis(genesis, chain_id);
+        let mut history = ValidatorHistory::from_genesis(self.genesis, self.chain_id);
         history.follow_with(&bundle.validator_changes, &|header, certificate, set| {
             self.certified(header, certificate, set)
         })?;
-        let item = &bundle.item;
+        if bundle.item.is_none() && bundle.state.is_none() {
+            return Err(VerifyError::Empty);
+        }
+        let transaction = match &bundle.item {
+            Some(item) => {
+                Some(self.verify_item(item, bundle.signer_registration.as_ref(), &history)?)
+            }
+            None if bundle.signer_registration.is_some() => {
+                return Err(VerifyError::Signer(
+                    "the bundle carries a signer registration but no transaction".into(),
+                ));
+            }
+            None => None,
+        };
+        let state = match &bundle.state {
+            Some(state) => Some(self.verify_state(state, &history)?),
+            None => None,
+        };
+        Ok(Proven { transaction, state })
+    }
+
+    /// Verifies a state proof: its header is certified, and the proof leads from the key and
+    /// value (or absence) to the header's state root.
+    pub fn verify_state(
+        &self,
+        state: &ProvenState,
+        history: &ValidatorHistory,
+    ) -> Result<StateFacts, VerifyError> {
+        let set = history.expected_set(&state.header)?;
+        let certified_by = self.certified(&state.header, &state.certificate, set)?;
+        state
+            .proof
+            .verify(&state.header.state_root, &state.key, state.value.as_deref())
+            .map_err(|error| VerifyError::StateProof {
+                key: printable_key(&state.key),
+                error: Box::new(error),
+            })?;
+        Ok(StateFacts {
+            key: state.key.clone(),
+            value: state.value.clone(),
+            height: state.header.height,
+            block_id: state.header.id(),
+            block_time_ms: state.header.time_ms,
+            state_root: state.header.state_root,
+            certified_by,
+        })
+    }
+
+    /// Verifies a transaction and its signer's registration.
+    fn verify_item(
+        &self,
+        item: &ProvenTx,
+        signer_registration: Option<&ProvenTx>,
+        history: &ValidatorHistory,
+    ) -> Result<TxFacts, VerifyError> {
+        let genesis = self.genesis;
+        let chain_id = self.chain_id;
         if item.transaction.tx.chain_id != chain_id {
             return Err(VerifyError::WrongChain {
                 what: "transaction",
@@ -522,7 +688,7 @@ impl<'g> BundleVerifier<'g> {
             .agencies
             .iter()
             .find(|card| card.agency.as_str() == signer.as_str());
-        let (key, source) = match (founder, &bundle.signer_registration) {
+        let (key, source) = match (founder, signer_registration) {
             (Some(card), None) => (
                 card.admin_key,
                 format!(
@@ -552,7 +718,7 @@ impl<'g> BundleVerifier<'g> {
                         "registration of {signer} is signed by {registrar}, which is not a founding agency"
                     ))))
                 })?;
-                verify_proven(self, &history, &chain_id, registration, &card.admin_key)
+                verify_proven(self, history, &chain_id, registration, &card.admin_key)
                     .map_err(|e| VerifyError::Registration(Box::new(e)))?;
                 if registration.receipt.outcome != Outcome::Accepted {
                     return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
@@ -605,8 +771,8 @@ impl<'g> BundleVerifier<'g> {
                 }
             }
         };
-        let certified_by = verify_proven(self, &history, &chain_id, item, &key)?;
-        Ok(Proven {
+        let certified_by = verify_proven(self, history, &chain_id, item, &key)?;
+        Ok(TxFacts {
             tx_id: item.transaction.id(),
             signer: signer.clone(),
             signer_key: key,
@@ -620,6 +786,16 @@ impl<'g> BundleVerifier<'g> {
             log_size: item.header.log_size,
             certified_by,
         })
+    }
+}
+
+/// A state key for messages: as text when it is printable ASCII, else `hex:` and its hex. Keys
+/// are a prefix and text parts, or raw 32-byte ids after the prefix.
+pub fn printable_key(key: &[u8]) -> String {
+    if key.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        String::from_utf8_lossy(key).into_owned()
+    } else {
+        format!("hex:{}", hex::encode(key))
     }
 }
 
@@ -744,17 +920,196 @@ pub(crate) mod tests {
         let registration = proven.pop().expect("registration");
         let bundle = ProofBundle {
             version: BUNDLE_VERSION,
-            item,
+            item: Some(item),
             signer_registration: Some(registration),
+            state: None,
             validator_changes: Vec::new(),
         };
         (genesis, bundle, validator_keys)
+    }
+
+    /// A certified header at `height` whose state root is the tree over `entries`, and the
+    /// state bundle of `key` under it.
+    pub(crate) fn state_bundle(
+        genesis: &Genesis,
+        keys: &[(Keypair, Keypair)],
+        height: u64,
+        entries: &[(Vec<u8>, Vec<u8>)],
+        key: &[u8],
+    ) -> ProofBundle {
+        let chain_id = genesis.chain_id();
+        let validators = genesis.content.validator_set();
+        let leaves: Vec<_> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    crate::state_tree::key_hash(k),
+                    crate::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        let header = Header {
+            chain_id,
+            height: Height(height),
+            time_ms: 1_000 * height,
+            parent: BlockId(Digest([height as u8; 32])),
+            transactions_root: crate::block::transactions_root(&[]),
+            transaction_count: 0,
+            log_root: Digest([7; 32]),
+            log_size: 3,
+            state_root: crate::state_tree::root_of(&leaves),
+            validators_hash: validators.hash(),
+            next_validators_hash: validators.hash(),
+            proposer: validators.validators[0].public_key,
+        };
+        let digest = vote_digest(
+            &chain_id,
+            VoteKind::Precommit,
+            header.height,
+            0,
+            Some(&header.id()),
+        );
+        let certificate = CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_id: header.id(),
+            signatures: keys[..3]
+                .iter()
+                .map(|(validator, _)| CommitSignature {
+                    validator: validator.public(),
+                    signature: validator.sign(&digest),
+                })
+                .collect(),
+        };
+        let value = entries
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v.clone());
+        ProofBundle {
+            version: BUNDLE_VERSION,
+            item: None,
+            signer_registration: None,
+            state: Some(ProvenState {
+                key: key.to_vec(),
+                value,
+                proof: crate::state_tree::prove_from_entries(entries, key),
+                header,
+                certificate,
+            }),
+            validator_changes: Vec::new(),
+        }
+    }
+
+    fn sample_entries(revoked: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = (0..30)
+            .map(|i| (format!("e/SCO-CN-{i:06}").into_bytes(), vec![i as u8; 40]))
+            .collect();
+        let attestation = if revoked {
+            b"revoked".to_vec()
+        } else {
+            b"live".to_vec()
+        };
+        entries.push((b"c/attestation-1".to_vec(), attestation));
+        entries
+    }
+
+    #[test]
+    fn state_bundles_prove_presence_and_absence() {
+        let (genesis, keys) = test_genesis(4);
+        let entries = sample_entries(false);
+        let present = state_bundle(&genesis, &keys, 5, &entries, b"c/attestation-1");
+        let proven = verify_bundle(&genesis, &present).expect("presence verifies");
+        assert!(proven.transaction.is_none());
+        let state = proven.state.expect("state");
+        assert_eq!(state.value.as_deref(), Some(b"live".as_slice()));
+        assert_eq!(state.height, Height(5));
+        assert_eq!(state.certified_by.len(), 3);
+
+        let absent = state_bundle(&genesis, &keys, 5, &entries, b"c/never-written");
+        let state = verify_bundle(&genesis, &absent)
+            .expect("absence verifies")
+            .state
+            .expect("state");
+        assert_eq!(state.value, None);
+
+        // CBOR and JSON round trips.
+        for bundle in [&present, &absent] {
+            let back = ProofBundle::from_bytes(&bundle.to_bytes()).expect("cbor");
+            assert_eq!(&back, bundle);
+            let json = serde_json::to_vec(bundle).expect("json");
+            assert_eq!(&ProofBundle::parse(&json).expect("json back"), bundle);
+        }
+    }
+
+    #[test]
+    fn state_bundles_name_the_failed_link() {
+        let (genesis, keys) = test_genesis(4);
+        let before = sample_entries(false);
+        let after = sample_entries(true);
+        let old = state_bundle(&genesis, &keys, 5, &before, b"c/attestation-1");
+        let new = state_bundle(&genesis, &keys, 6, &after, b"c/attestation-1");
+        let link = |b: &ProofBundle| verify_bundle(&genesis, b).err().map(|e| e.link());
+
+        // The old value claimed under the new header: the proof leads to another root.
+        let mut b = new.clone();
+        if let (Some(state), Some(old_state)) = (b.state.as_mut(), old.state.as_ref()) {
+            state.value = old_state.value.clone();
+            state.proof = old_state.proof.clone();
+        }
+        assert_eq!(link(&b), Some("state proof"));
+        let message = verify_bundle(&genesis, &b)
+            .expect_err("refused")
+            .to_string();
+        assert!(message.contains("link 'state proof' failed"), "{message}");
+
+        // The value edited, or claimed absent.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.value = Some(b"live".to_vec());
+        }
+        assert_eq!(link(&b), Some("state proof"));
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.value = None;
+        }
+        assert_eq!(link(&b), Some("state proof"));
+
+        // The header's state root changed: the certificate no longer covers the header.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.header.state_root = old.state.as_ref().expect("old").header.state_root;
+        }
+        assert_eq!(link(&b), Some("certificate"));
+
+        // A certificate short of a quorum.
+        let mut b = new.clone();
+        if let Some(state) = b.state.as_mut() {
+            state.certificate.signatures.truncate(2);
+        }
+        assert_eq!(link(&b), Some("certificate"));
+
+        // Neither a transaction nor a state proof.
+        let mut b = new.clone();
+        b.state = None;
+        assert_eq!(link(&b), Some("encoding"));
+
+        // Every single bit flip of the encoded bundle is refused.
+        let bytes = new.to_bytes();
+        for position in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[position] ^= 0x01;
+            let verdict =
+                ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
+            assert!(verdict.is_err(), "flipping byte {position} still verifies");
+        }
     }
 
     #[test]
     fn a_good_bundle_verifies() {
         let (genesis, bundle, _) = sample_bundle();
         let proven = verify_bundle(&genesis, &bundle).expect("verifies");
+        assert!(proven.state.is_none());
+        let proven = proven.transaction.expect("a transaction");
         assert_eq!(proven.height, Height(2));
         assert_eq!(proven.certified_by.len(), 3);
         assert!(proven.signer_key_source.contains("AG-0"));
@@ -794,16 +1149,23 @@ pub(crate) mod tests {
         // afresh, and the transaction's own signature is always checked.
         let mut damaged = Vec::new();
         let mut b = bundle.clone();
-        b.item.certificate.signatures[0].signature.0[9] ^= 1;
+        b.item.as_mut().expect("item").certificate.signatures[0]
+            .signature
+            .0[9] ^= 1;
         damaged.push(b);
         let mut b = bundle.clone();
-        b.item.certificate.signatures.truncate(2);
+        b.item
+            .as_mut()
+            .expect("item")
+            .certificate
+            .signatures
+            .truncate(2);
         damaged.push(b);
         let mut b = bundle.clone();
-        b.item.transaction.signature.0[0] ^= 1;
+        b.item.as_mut().expect("item").transaction.signature.0[0] ^= 1;
         damaged.push(b);
         let mut b = bundle.clone();
-        b.item.receipt.log_index += 1;
+        b.item.as_mut().expect("item").receipt.log_index += 1;
         damaged.push(b);
         for b in &damaged {
             let shared = verifier.verify(b).err().map(|e| e.link());
@@ -819,24 +1181,29 @@ pub(crate) mod tests {
         let link = |b: &ProofBundle| verify_bundle(&genesis, b).err().map(|e| e.link());
 
         let mut b = bundle.clone();
-        b.item.transaction.signature.0[0] ^= 1;
+        b.item.as_mut().expect("item").transaction.signature.0[0] ^= 1;
         assert_eq!(link(&b), Some("signature"));
 
         let mut b = bundle.clone();
-        b.item.inclusion.path[0].0[0] ^= 1;
+        b.item.as_mut().expect("item").inclusion.path[0].0[0] ^= 1;
         assert_eq!(link(&b), Some("inclusion proof"));
 
         let mut b = bundle.clone();
-        b.item.receipt.log_index += 1;
+        b.item.as_mut().expect("item").receipt.log_index += 1;
         assert_eq!(link(&b), Some("receipt"));
 
         let mut b = bundle.clone();
-        b.item.certificate.signatures.truncate(2);
+        b.item
+            .as_mut()
+            .expect("item")
+            .certificate
+            .signatures
+            .truncate(2);
         assert_eq!(link(&b), Some("certificate"));
 
         let mut b = bundle.clone();
         let outsider = Keypair::from_seed(&[200; 32]);
-        b.item.certificate.signatures[0].validator = outsider.public();
+        b.item.as_mut().expect("item").certificate.signatures[0].validator = outsider.public();
         assert!(matches!(
             verify_bundle(&genesis, &b),
             Err(VerifyError::Certificate(
@@ -845,7 +1212,7 @@ pub(crate) mod tests {
         ));
 
         let mut b = bundle.clone();
-        b.item.header.validators_hash = Digest([1; 32]);
+        b.item.as_mut().expect("item").header.validators_hash = Digest([1; 32]);
         assert_eq!(link(&b), Some("header"));
 
         let mut b = bundle.clone();

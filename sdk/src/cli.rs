@@ -1,6 +1,7 @@
 //! The `caravan` command line (feature `client`). Key generation, signing and submitting transactions,
-//! transaction status, fetching proof bundles, exporting credit attestations as Verifiable
-//! Credentials, and verifying a bundle or a credential offline against a genesis.
+//! transaction status, fetching proof bundles (of transactions and of state keys), exporting
+//! credit attestations as Verifiable Credentials, and verifying a bundle or a credential offline
+//! against a genesis.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::bundle::{ProofBundle, verify_bundle};
+use crate::bundle::{ProofBundle, StateFacts, TxFacts, printable_key, verify_bundle};
 use crate::client::Client;
 use crate::credential::{Credential, ProvenCredential, verify_credential};
 use crate::genesis::Genesis;
@@ -268,6 +269,148 @@ enum ProofCommand {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Fetch the proof bundle of a state key's current value, or of its absence.
+    State {
+        /// The state key as text (`e/SCO-CN-000001-X`), or `hex:` and its hex.
+        state_key: String,
+        /// Output file (CBOR; JSON if it ends in .json).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        read: ReadAs,
+    },
+    /// Fetch the proof bundle of an SCO code's enterprise record, or of one of its credit
+    /// attestations.
+    Sco {
+        /// The SCO code.
+        code: String,
+        /// The credit attestation's id (the id of the transaction that made it).
+        #[arg(long)]
+        attestation: Option<TxId>,
+        /// Output file (CBOR; JSON if it ends in .json).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        read: ReadAs,
+    },
+}
+
+/// Parses a state key given as text, or as `hex:` and its hex.
+fn parse_state_key(text: &str) -> anyhow::Result<Vec<u8>> {
+    match text.strip_prefix("hex:") {
+        Some(h) => hex::decode(h).context("the key after hex: is not hex"),
+        None => Ok(text.as_bytes().to_vec()),
+    }
+}
+
+/// Writes a bundle as CBOR, or JSON when the file name ends in `.json`.
+fn write_bundle(bundle: &ProofBundle, out: &std::path::Path, what: &str) -> anyhow::Result<()> {
+    let bytes = if out.extension().is_some_and(|e| e == "json") {
+        serde_json::to_vec_pretty(bundle)?
+    } else {
+        bundle.to_bytes()
+    };
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "bundle for {what} written to {} ({} bytes)",
+        out.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+/// A state value for people: the record as JSON when the key's prefix names a record kind of
+/// the sdk, an index entry's empty value as such, otherwise the bytes in hex.
+pub fn describe_state_value(key: &[u8], value: &[u8]) -> String {
+    use crate::trade::model::{Consignment, CreditAttestation, DocumentRecord, Enterprise, Lien};
+    fn json<T>(value: &[u8]) -> Option<String>
+    where
+        T: for<'b> minicbor::Decode<'b, ()> + minicbor::Encode<()> + serde::Serialize,
+    {
+        let record: T = crate::codec::decode(value, crate::codec::MAX_BLOCK_BYTES).ok()?;
+        serde_json::to_string_pretty(&record).ok()
+    }
+    let prefix = key.split(|b| *b == b'/').next().unwrap_or_default();
+    let described = match prefix {
+        _ if value.is_empty() => Some("(an index entry: present, with an empty value)".into()),
+        b"e" => json::<Enterprise>(value),
+        b"c" => json::<CreditAttestation>(value),
+        b"d" => json::<DocumentRecord>(value),
+        b"k" => json::<Consignment>(value),
+        b"l" => json::<Lien>(value),
+        b"ep" | b"el" => json::<String>(value),
+        b"es" => json::<u64>(value),
+        _ => None,
+    };
+    described.unwrap_or_else(|| format!("hex:{}", hex::encode(value)))
+}
+
+fn print_transaction(proven: &TxFacts) {
+    println!("transaction  {}", proven.tx_id);
+    println!(
+        "signer       {} ({})",
+        proven.signer, proven.signer_key_source
+    );
+    println!("outcome      {:?}", proven.outcome);
+    match &proven.body {
+        Body::AnchorRecord {
+            kind,
+            document_hash,
+            metadata,
+        } => {
+            println!("record       {kind}, document hash {document_hash}");
+            for (k, v) in metadata {
+                println!("             {k} = {v}");
+            }
+        }
+        Body::RegisterParticipant {
+            id, name, roles, ..
+        } => {
+            println!("registers    {id} ({name}), roles {roles:?}");
+        }
+        other => {
+            println!(
+                "body         {}",
+                serde_json::to_string(other).unwrap_or_default()
+            );
+        }
+    }
+    println!(
+        "block        {} at height {}",
+        proven.block_id, proven.height
+    );
+    println!(
+        "log          position {} of {}",
+        proven.log_index, proven.log_size
+    );
+    println!("certified by {}", agencies(&proven.certified_by));
+}
+
+fn print_state(proven: &StateFacts) {
+    println!("state key    {}", printable_key(&proven.key));
+    match &proven.value {
+        Some(value) => {
+            let text = describe_state_value(&proven.key, value);
+            let mut lines = text.lines();
+            println!("value        {}", lines.next().unwrap_or_default());
+            for line in lines {
+                println!("             {line}");
+            }
+        }
+        None => println!("value        absent (no value under this key)"),
+    }
+    println!(
+        "as of        height {}, block {}, state root {}",
+        proven.height, proven.block_id, proven.state_root
+    );
+    println!("certified by {}", agencies(&proven.certified_by));
+}
+
+fn agencies(list: &[crate::ids::AgencyId]) -> String {
+    list.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Subcommand)]
@@ -663,17 +806,31 @@ fn run() -> anyhow::Result<ExitCode> {
                 client = client.signing_as(participant, read_key_file(&key)?);
             }
             let bundle = client.proof(&id)?;
-            let bytes = if out.extension().is_some_and(|e| e == "json") {
-                serde_json::to_vec_pretty(&bundle)?
-            } else {
-                bundle.to_bytes()
-            };
-            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "bundle for {id} written to {} ({} bytes)",
-                out.display(),
-                bytes.len()
-            );
+            write_bundle(&bundle, &out, &id.to_string())?;
+        }
+        Command::Proof {
+            command:
+                ProofCommand::State {
+                    state_key,
+                    out,
+                    read,
+                },
+        } => {
+            let key = parse_state_key(&state_key)?;
+            let bundle = read.client()?.state_proof(&key)?;
+            write_bundle(&bundle, &out, &format!("state key {state_key}"))?;
+        }
+        Command::Proof {
+            command:
+                ProofCommand::Sco {
+                    code,
+                    attestation,
+                    out,
+                    read,
+                },
+        } => {
+            let bundle = read.client()?.sco_proof(&code, attestation.as_ref())?;
+            write_bundle(&bundle, &out, &format!("SCO code {code}"))?;
         }
         Command::Credential {
             command:
@@ -716,52 +873,12 @@ fn run() -> anyhow::Result<ExitCode> {
                         println!("{}", serde_json::to_string_pretty(&proven)?);
                     } else {
                         println!("VERIFIED");
-                        println!("transaction  {}", proven.tx_id);
-                        println!(
-                            "signer       {} ({})",
-                            proven.signer, proven.signer_key_source
-                        );
-                        println!("outcome      {:?}", proven.outcome);
-                        match &proven.body {
-                            Body::AnchorRecord {
-                                kind,
-                                document_hash,
-                                metadata,
-                            } => {
-                                println!("record       {kind}, document hash {document_hash}");
-                                for (k, v) in metadata {
-                                    println!("             {k} = {v}");
-                                }
-                            }
-                            Body::RegisterParticipant {
-                                id, name, roles, ..
-                            } => {
-                                println!("registers    {id} ({name}), roles {roles:?}");
-                            }
-                            other => {
-                                println!(
-                                    "body         {}",
-                                    serde_json::to_string(other).unwrap_or_default()
-                                );
-                            }
+                        if let Some(transaction) = &proven.transaction {
+                            print_transaction(transaction);
                         }
-                        println!(
-                            "block        {} at height {}",
-                            proven.block_id, proven.height
-                        );
-                        println!(
-                            "log          position {} of {}",
-                            proven.log_index, proven.log_size
-                        );
-                        println!(
-                            "certified by {}",
-                            proven
-                                .certified_by
-                                .iter()
-                                .map(|a| a.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
+                        if let Some(state) = &proven.state {
+                            print_state(state);
+                        }
                         println!("chain        {}", genesis.chain_id());
                     }
                     Ok(ExitCode::SUCCESS)

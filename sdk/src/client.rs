@@ -223,9 +223,35 @@ impl Client {
 
     /// The proof bundle of a committed transaction.
     pub fn proof(&self, id: &TxId) -> Result<ProofBundle, ClientError> {
-        let path = format!("/v1/proof/tx/{id}?format=cbor");
+        self.bundle(&format!("/v1/proof/tx/{id}?format=cbor"))
+    }
+
+    /// The state proof bundle of a key at the node's committed tip: its current value, or its
+    /// absence. The key travels as `hex:` and its hex, so any bytes can be asked for.
+    pub fn state_proof(&self, key: &[u8]) -> Result<ProofBundle, ClientError> {
+        self.bundle(&format!(
+            "/v1/state/proof?key=hex:{}&format=cbor",
+            hex::encode(key)
+        ))
+    }
+
+    /// The state proof bundle of an SCO code's enterprise record, or with `attestation`, of one
+    /// of its credit attestations (revoked or not), at the node's committed tip.
+    pub fn sco_proof(
+        &self,
+        code: &str,
+        attestation: Option<&TxId>,
+    ) -> Result<ProofBundle, ClientError> {
+        let mut path = format!("/v1/sco/{code}/proof?format=cbor");
+        if let Some(id) = attestation {
+            path.push_str(&format!("&attestation={id}"));
+        }
+        self.bundle(&path)
+    }
+
+    fn bundle(&self, path: &str) -> Result<ProofBundle, ClientError> {
         let url = format!("{}{path}", self.base);
-        let body = self.get(&path)?;
+        let body = self.get(path)?;
         ProofBundle::from_bytes(&body).map_err(|e| ClientError::Transport {
             url,
             reason: e.to_string(),

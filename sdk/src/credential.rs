@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::{BundleVerifier, ProofBundle, Proven, VerifyError};
+use crate::bundle::{BundleVerifier, ProofBundle, TxFacts, VerifyError};
 use crate::codec;
 use crate::genesis::Genesis;
 use crate::hash::Digest;
@@ -153,6 +153,11 @@ pub struct DataIntegrityProof {
 /// credential's form and claims.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The bundle proves a state value only, not an attestation's transaction.
+    #[error(
+        "link 'credential' failed: the bundle carries no transaction; a credential carries the bundle of a credit attestation"
+    )]
+    NoTransaction,
     /// Not JSON of a credential.
     #[error("link 'credential' failed: not a credential: {0}")]
     Malformed(String),
@@ -300,7 +305,7 @@ pub struct ProvenCredential {
     /// Whether a revocation is excluded.
     pub revocation: RevocationStatus,
     /// What the proof bundle proves.
-    pub bundle: Proven,
+    pub bundle: TxFacts,
 }
 
 /// The claims of a credit attestation, taken from its transaction.
@@ -317,7 +322,7 @@ struct Attested<'a> {
 /// The credit attestation a bundle proves, refused when the transaction is something else or
 /// was rejected.
 fn attested(bundle: &ProofBundle) -> Result<Attested<'_>, CredentialError> {
-    let item = &bundle.item;
+    let item = bundle.item.as_ref().ok_or(CredentialError::NoTransaction)?;
     let tx = item.transaction.id();
     let Body::AttestCredit {
         sco_code,
@@ -442,7 +447,8 @@ impl Credential {
     /// rejected one. It does not verify the bundle: [`verify_credential`] does.
     pub fn from_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Self, CredentialError> {
         let chain_id = genesis.chain_id();
-        let found = bundle.item.transaction.tx.chain_id;
+        let item = bundle.item.as_ref().ok_or(CredentialError::NoTransaction)?;
+        let found = item.transaction.tx.chain_id;
         if found != chain_id {
             return Err(VerifyError::WrongChain {
                 what: "transaction",
@@ -464,7 +470,7 @@ impl Credential {
             CreditRecord::CustomsGrade { grade } => Some(grade.is_aeo()),
             _ => None,
         };
-        let header = &bundle.item.header;
+        let header = &item.header;
         Ok(Credential {
             context: vec![CONTEXT_V2.into(), CONTEXT_UNDEFINED_TERMS.into()],
             id: urn(&chain_id, "tx", &attested.tx.to_string()),
@@ -486,7 +492,7 @@ impl Credential {
                     transaction: attested.tx,
                     height: header.height,
                     block_id: header.id(),
-                    log_index: bundle.item.receipt.log_index,
+                    log_index: item.receipt.log_index,
                 },
             },
             proof: DataIntegrityProof {
@@ -669,7 +675,7 @@ pub fn verify_credential(
         valid_until: attested.valid_until,
         evidence_hash: attested.evidence_hash,
         revocation,
-        bundle: proven,
+        bundle: proven.transaction.ok_or(CredentialError::NoTransaction)?,
     })
 }
 
@@ -712,8 +718,9 @@ mod tests {
             .expect("one proven transaction");
         let bundle = ProofBundle {
             version: BUNDLE_VERSION,
-            item,
+            item: Some(item),
             signer_registration: None,
+            state: None,
             validator_changes: Vec::new(),
         };
         (genesis, bundle)
@@ -752,7 +759,10 @@ mod tests {
         assert_eq!(proven.issuer_name.as_deref(), Some("Agency 0"));
         assert_eq!(proven.valid_until, Some(sample::date(2027, 3, 31)));
         assert_eq!(proven.revocation, RevocationStatus::NotShown);
-        assert_eq!(proven.bundle.tx_id, bundle.item.transaction.id());
+        assert_eq!(
+            proven.bundle.tx_id,
+            bundle.item.as_ref().expect("item").transaction.id()
+        );
 
         let chain = genesis.chain_id();
         let value = credential.to_value();
@@ -761,7 +771,10 @@ mod tests {
         assert_eq!(value["type"][1], TYPE_CREDIT_CREDENTIAL);
         assert_eq!(
             value["id"],
-            format!("urn:caravan:{chain}:tx:{}", bundle.item.transaction.id())
+            format!(
+                "urn:caravan:{chain}:tx:{}",
+                bundle.item.as_ref().expect("item").transaction.id()
+            )
         );
         assert_eq!(
             value["issuer"]["id"],
@@ -848,8 +861,9 @@ mod tests {
         let item = proven.pop().expect("default");
         let bundle = ProofBundle {
             version: BUNDLE_VERSION,
-            item,
+            item: Some(item),
             signer_registration: proven.pop(),
+            state: None,
             validator_changes: Vec::new(),
         };
         let credential = Credential::from_bundle(&genesis, &bundle).expect("credential");
@@ -1101,20 +1115,27 @@ mod tests {
             verify_credential(&genesis, &c).expect_err("refused")
         };
         let mut b = bundle.clone();
-        b.item.transaction.signature.0[3] ^= 1;
+        b.item.as_mut().expect("item").transaction.signature.0[3] ^= 1;
         let e = with_bundle(&b);
         assert_eq!(e.link(), "signature");
         assert!(e.to_string().starts_with("link 'signature' failed"), "{e}");
         let mut b = bundle.clone();
-        b.item.certificate.signatures.truncate(2);
+        b.item
+            .as_mut()
+            .expect("item")
+            .certificate
+            .signatures
+            .truncate(2);
         assert_eq!(with_bundle(&b).link(), "certificate");
         let mut b = bundle.clone();
-        b.item.inclusion.leaf_index += 1;
+        b.item.as_mut().expect("item").inclusion.leaf_index += 1;
         assert_eq!(with_bundle(&b).link(), "receipt");
         // An attestation edited inside the bundle, with the claims edited to match, fails at
         // the signature: the claims can only say what the agency signed.
         let mut b = bundle.clone();
-        if let Body::AttestCredit { record, .. } = &mut b.item.transaction.tx.body {
+        if let Body::AttestCredit { record, .. } =
+            &mut b.item.as_mut().expect("item").transaction.tx.body
+        {
             *record = CreditRecord::CustomsGrade {
                 grade: CustomsGrade::Order282(Grade282::Certified),
             };
@@ -1175,7 +1196,7 @@ mod tests {
         ));
         // A rejected attestation is not exported.
         let (genesis, mut grade) = grade_bundle();
-        grade.item.receipt.outcome = Outcome::Rejected {
+        grade.item.as_mut().expect("item").receipt.outcome = Outcome::Rejected {
             rejection: Rejection::new(RejectReason::InvalidBody, "unknown SCO code"),
         };
         assert!(matches!(

@@ -106,8 +106,6 @@ pub enum Domain {
     LogLeaf,
     /// An inner node of the Merkle log.
     LogNode,
-    /// The state commitment chain.
-    State,
     /// A validator set.
     ValidatorSet,
     /// What a validator signs when it votes.
@@ -122,6 +120,14 @@ pub enum Domain {
     PeerBinding,
     /// A signed read request.
     ReadRequest,
+    /// A key of the state tree; its hash is the key's path in the tree.
+    StateKey,
+    /// A value of the state tree.
+    StateValue,
+    /// A leaf of the state tree: a key hash and a value hash.
+    StateLeaf,
+    /// An inner node of the state tree, and the empty subtree.
+    StateNode,
 }
 
 impl Domain {
@@ -136,7 +142,6 @@ impl Domain {
             Domain::TransactionsRoot => "caravan 2026-11 transactions root v1",
             Domain::LogLeaf => "caravan 2026-11 log leaf v1",
             Domain::LogNode => "caravan 2026-11 log node v1",
-            Domain::State => "caravan 2026-11 state v1",
             Domain::ValidatorSet => "caravan 2026-11 validator set v1",
             Domain::Vote => "caravan 2026-11 vote v1",
             Domain::Proposal => "caravan 2026-11 proposal v1",
@@ -144,6 +149,10 @@ impl Domain {
             Domain::Content => "caravan 2026-11 content v1",
             Domain::PeerBinding => "caravan 2026-11 peer binding v1",
             Domain::ReadRequest => "caravan 2026-11 read request v1",
+            Domain::StateKey => "caravan 2026-11 state key v1",
+            Domain::StateValue => "caravan 2026-11 state value v1",
+            Domain::StateLeaf => "caravan 2026-11 state leaf v1",
+            Domain::StateNode => "caravan 2026-11 state node v1",
         }
     }
 }

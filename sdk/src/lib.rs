@@ -2,8 +2,9 @@
 //!
 //! Everything a bank or a rail operator needs to check a record offline lives here and does no
 //! IO: identifiers, canonical encoding, hashing, keys, transactions, blocks, certificates, the
-//! genesis, the Merkle log, proof bundles, and credit attestations as W3C Verifiable
-//! Credentials. The typed HTTP client and the `caravan` CLI sit behind the `client` feature.
+//! genesis, the Merkle log, the state tree, proof bundles, and credit attestations as W3C
+//! Verifiable Credentials. The typed HTTP client and the `caravan` CLI sit behind the `client`
+//! feature.
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod merkle;
+pub mod state_tree;
 pub mod trade;
 pub mod tx;
 

@@ -551,7 +551,9 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         std::fs::write(&path, bundle.to_bytes())?;
         // Offline: only the genesis file and the bundle file from here on.
         let proven = verify_bundle(&genesis, &ProofBundle::parse(&std::fs::read(&path)?)?)
-            .with_context(|| format!("the {what} bundle should verify"))?;
+            .with_context(|| format!("the {what} bundle should verify"))?
+            .transaction
+            .with_context(|| format!("the {what} bundle should carry its transaction"))?;
         println!(
             "    VERIFIED {what}: transaction {} at height {}",
             proven.tx_id, proven.height
@@ -575,12 +577,31 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
     }
 
     // The credit summary recomputed offline: the bank verifies the bundle of every live
-    // attestation against the genesis and derives the grades with the sdk's own function.
+    // attestation against the genesis, and its state proof at the tip (present, not revoked),
+    // and derives the grades with the sdk's own function.
     let mut verified = Vec::new();
     for a in view.attestations.iter().filter(|a| a.revoked.is_none()) {
         let bundle = bank_ala.reader(&fed, 1).proof(&a.id)?;
         let proven = verify_bundle(&genesis, &bundle)
-            .with_context(|| format!("attestation {} should verify", a.id))?;
+            .with_context(|| format!("attestation {} should verify", a.id))?
+            .transaction
+            .with_context(|| format!("the bundle of {} should carry its transaction", a.id))?;
+        let current = bank_ala
+            .reader(&fed, 1)
+            .sco_proof(view.enterprise.sco_code.as_str(), Some(&a.id))?;
+        let state = verify_bundle(&genesis, &current)
+            .with_context(|| format!("the state proof of attestation {} should verify", a.id))?
+            .state
+            .with_context(|| format!("the state bundle of {} should carry a state proof", a.id))?;
+        let record: caravan_sdk::trade::model::CreditAttestation = state
+            .value
+            .as_deref()
+            .map(|v| caravan_sdk::codec::decode(v, caravan_sdk::codec::MAX_BLOCK_BYTES))
+            .transpose()?
+            .with_context(|| format!("attestation {} is absent from the state", a.id))?;
+        if record.revoked.is_some() {
+            bail!("attestation {} is revoked at height {}", a.id, state.height);
+        }
         let Body::AttestCredit {
             sco_code,
             record,
@@ -620,7 +641,7 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         verified.len()
     );
     println!(
-        "      (that no revocation exists is taken from the node here; proving it offline needs state proofs)"
+        "      each attestation proven current and unrevoked by a state proof under the certified tip's state root"
     );
 
     step(
@@ -628,7 +649,9 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         "A tampered copy (one byte of the invoice's content hash changed) is refused, naming the link",
     );
     let mut tampered = bundles[1].clone();
-    if let Body::AnchorDocument { content_hash, .. } = &mut tampered.item.transaction.tx.body {
+    if let Some(item) = tampered.item.as_mut()
+        && let Body::AnchorDocument { content_hash, .. } = &mut item.transaction.tx.body
+    {
         content_hash.0[0] ^= 0x01;
     }
     match verify_bundle(&genesis, &tampered) {
@@ -636,7 +659,9 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         Err(e) => println!("    REFUSED at link '{}': {e}", e.link()),
     }
     let mut forged = bundles[1].clone();
-    forged.item.certificate.signatures[0].signature.0[10] ^= 0x01;
+    if let Some(item) = forged.item.as_mut() {
+        item.certificate.signatures[0].signature.0[10] ^= 0x01;
+    }
     match verify_bundle(&genesis, &forged) {
         Ok(_) => bail!("a bundle with a forged certificate signature verified"),
         Err(e) => println!("    REFUSED at link '{}': {e}", e.link()),

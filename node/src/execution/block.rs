@@ -2,14 +2,14 @@
 //! re-executing someone else's block to check every header field.
 
 use caravan_sdk::block::{Block, Header, transactions_root, transactions_root_of_ids};
-use caravan_sdk::codec;
-use caravan_sdk::hash::{Digest, Domain, hash, hash_parts};
+use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height};
 use caravan_sdk::keys::PublicKey;
 use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
 
 use super::governance;
-use super::state::{Overlay, StateError, StateView, TxState};
+use super::state::{Overlay, StateError, StateView, TxState, ViewNodes};
+use super::state_tree;
 use super::tx::{Context, execute_tx};
 use super::types::{BlockEffects, Tip};
 use super::verified::Verified;
@@ -137,18 +137,9 @@ fn run<V: StateView>(
     let end_writes = end.finish();
     overlay.merge(end_writes);
     let writes = overlay.into_writes();
-    let receipts_hash = hash(Domain::State, &codec::encode(&receipts));
-    let writes_hash = hash(Domain::State, &codec::encode(&writes));
-    let transactions_root = transactions_root_of_ids(&ids);
-    let state_root = hash_parts(
-        Domain::State,
-        &[
-            parent.state_root.as_bytes(),
-            transactions_root.as_bytes(),
-            receipts_hash.as_bytes(),
-            writes_hash.as_bytes(),
-        ],
-    );
+    // The state root is the root of the state tree after the block's writes.
+    let (state_root, tree_nodes) =
+        state_tree::apply(&ViewNodes(view), &writes).map_err(|e| StateError(e.to_string()))?;
     Ok((
         BlockEffects {
             tx_ids: ids,
@@ -158,6 +149,7 @@ fn run<V: StateView>(
             next_validators_hash: next.hash(),
             new_validators: changed.then_some(next),
             validators,
+            tree_nodes,
             tip: Tip {
                 height,
                 block_id,

@@ -58,11 +58,13 @@ fn federation(n: usize) -> Fed {
     });
     let chain = genesis.chain_id();
     let entries: BTreeMap<_, _> = genesis_state(&genesis).into_iter().collect();
+    let state = MemState::new(entries);
+    let tip = state.genesis_tip();
     Fed {
-        state: MemState { entries },
+        state,
         chain,
         admins,
-        tip: Tip::genesis(&chain),
+        tip,
         nonce: 0,
     }
 }
@@ -104,12 +106,12 @@ impl Fed {
         )
         .expect("re-execution agrees");
         assert_eq!(again.tip, built.effects.tip);
-        for (k, v) in &built.effects.writes {
-            match v {
-                Some(v) => self.state.entries.insert(k.clone(), v.clone()),
-                None => self.state.entries.remove(k),
-            };
-        }
+        self.state
+            .commit(built.effects.writes.clone(), &built.effects.tree_nodes);
+        assert_eq!(
+            built.block.header.state_root,
+            self.state.root_from_scratch()
+        );
         self.tip = built.effects.tip.clone();
         (built.block, built.effects)
     }

@@ -9,6 +9,8 @@ use minicbor::{Decode, Encode};
 use caravan_sdk::codec;
 use caravan_sdk::ids::TxId;
 
+use super::state_tree::{NodePos, TreeNodes};
+
 /// Key-value entries in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -22,6 +24,18 @@ pub trait StateView {
     fn scan(&self, prefix: &[u8]) -> Result<Entries, Self::Error>;
     /// Whether the transaction is committed.
     fn tx_committed(&self, id: &TxId) -> Result<bool, Self::Error>;
+    /// The state tree's node stored at `pos` (canonical CBOR), at the committed tip.
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error>;
+}
+
+/// The state tree of a [`StateView`], for the tree's update and proofs.
+pub struct ViewNodes<'a, V: StateView>(pub &'a V);
+
+impl<V: StateView> TreeNodes for ViewNodes<'_, V> {
+    type Error = V::Error;
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.0.tree_node(pos)
+    }
 }
 
 /// A storage failure or undecodable stored value: not the transaction's fault.

@@ -13,10 +13,64 @@ use caravan_sdk::tx::{Body, Outcome, RejectReason, Role, SignedTx, UnsignedTx};
 
 use super::*;
 use crate::execution::Entries;
+use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite, TreeNodes};
 
-/// Committed state in memory.
+/// Committed state in memory, with its state tree.
 pub(crate) struct MemState {
     pub(crate) entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub(crate) tree: MemoryTree,
+}
+
+impl MemState {
+    /// The state holding `entries`, with its tree built.
+    pub(crate) fn new(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> Self {
+        let mut state = MemState {
+            entries: BTreeMap::new(),
+            tree: MemoryTree::default(),
+        };
+        let writes: Vec<_> = entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        let (_, nodes) = state_tree::apply(&state.tree, &writes).expect("genesis tree");
+        state.commit(writes, &nodes);
+        state
+    }
+
+    /// Applies a block's state writes and tree nodes, as the store does.
+    pub(crate) fn commit(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>, nodes: &[NodeWrite]) {
+        for (key, value) in writes {
+            match value {
+                Some(v) => self.entries.insert(key, v),
+                None => self.entries.remove(&key),
+            };
+        }
+        self.tree.write(nodes);
+    }
+
+    /// Writes one entry outside any block (test setup), keeping the tree in step.
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let writes = vec![(key, Some(value))];
+        let (_, nodes) = state_tree::apply(&self.tree, &writes).expect("tree");
+        self.commit(writes, &nodes);
+    }
+
+    /// The tip before the first block over this state.
+    pub(crate) fn genesis_tip(&self) -> Tip {
+        Tip::genesis(state_tree::root(&self.tree).expect("root"))
+    }
+
+    /// The root of a tree built from scratch over the entries.
+    pub(crate) fn root_from_scratch(&self) -> Digest {
+        let leaves: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    caravan_sdk::state_tree::key_hash(k),
+                    caravan_sdk::state_tree::value_hash(v),
+                )
+            })
+            .collect();
+        caravan_sdk::state_tree::root_of(&leaves)
+    }
 }
 
 impl StateView for MemState {
@@ -34,6 +88,9 @@ impl StateView for MemState {
     }
     fn tx_committed(&self, _: &TxId) -> Result<bool, Self::Error> {
         Ok(false)
+    }
+    fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.tree.tree_node(pos)
     }
 }
 
@@ -77,7 +134,7 @@ fn setup() -> (MemState, Keypair, PublicKey) {
         governance::gkeys::params(),
         codec::encode(&Params::default()),
     );
-    (MemState { entries }, agency, proposer)
+    (MemState::new(entries), agency, proposer)
 }
 
 fn register(agency: &Keypair, nonce: u64, id: &str, key: &Keypair) -> SignedTx {
@@ -148,7 +205,7 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
     let built = build_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         vec![
@@ -168,13 +225,53 @@ fn the_proposer_drops_candidates_no_block_may_carry() {
     let again = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         &built.block,
         10,
         &Verified::new(64),
     )
     .expect("verify");
     assert_eq!(again.tip, built.effects.tip);
+}
+
+#[test]
+fn the_state_root_is_the_tree_over_the_whole_state() {
+    let (mut state, agency, proposer) = setup();
+    let parent = state.genesis_tip();
+    assert_eq!(parent.state_root, state.root_from_scratch());
+    let exporter = Keypair::from_seed(&[3; 32]);
+    let (block, effects) = build_all(
+        &state,
+        &CHAIN,
+        &parent,
+        5,
+        proposer,
+        vec![register(&agency, 1, "EXP-1", &exporter)],
+        &Verified::new(64),
+    )
+    .expect("build");
+    assert_ne!(block.header.state_root, parent.state_root);
+    state.commit(effects.writes, &effects.tree_nodes);
+    assert_eq!(block.header.state_root, state.root_from_scratch());
+    // The stored tree proves the new participant present and a key never written absent.
+    let key = keys::participant(&ParticipantId::new("EXP-1").expect("id"));
+    let value = state.entries.get(&key).cloned();
+    assert!(value.is_some());
+    state_tree::prove(&state.tree, &key)
+        .expect("prove")
+        .verify(&block.header.state_root, &key, value.as_deref())
+        .expect("present");
+    state_tree::prove(&state.tree, b"p/NOBODY")
+        .expect("prove")
+        .verify(&block.header.state_root, b"p/NOBODY", None)
+        .expect("absent");
+    // The same state reached in another order, here built at once, has the same root.
+    let rebuilt = MemState::new(state.entries.clone());
+    assert_eq!(
+        state_tree::root(&rebuilt.tree).expect("root"),
+        block.header.state_root
+    );
+    assert_eq!(rebuilt.tree, state.tree);
 }
 
 #[test]
@@ -188,7 +285,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
     let (block, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         txs,
@@ -213,7 +310,7 @@ fn later_transactions_see_earlier_ones_in_the_same_block() {
     let again = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         &block,
         10,
         &Verified::new(64),
@@ -236,7 +333,7 @@ fn ordered_conflicts_get_rejected_receipts() {
     let (_, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         txs,
@@ -282,7 +379,7 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
         match build_all(
             &state,
             &CHAIN,
-            &Tip::genesis(&CHAIN),
+            &state.genesis_tip(),
             5,
             proposer,
             txs,
@@ -322,7 +419,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     match build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         vec![forged],
@@ -340,7 +437,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     let (block, effects) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         vec![good],
@@ -350,7 +447,7 @@ fn a_remembered_signature_vouches_for_no_other() {
     let cold = verify_block(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         &block,
         10,
         &Verified::new(64),
@@ -366,14 +463,14 @@ fn every_header_field_is_checked() {
     let (block, _) = build_all(
         &state,
         &CHAIN,
-        &Tip::genesis(&CHAIN),
+        &state.genesis_tip(),
         5,
         proposer,
         vec![register(&agency, 1, "EXP-1", &exporter)],
         &Verified::new(64),
     )
     .expect("build");
-    let tip = Tip::genesis(&CHAIN);
+    let tip = state.genesis_tip();
     type Mutation = Box<dyn Fn(&mut Block)>;
     let mutations: Vec<(&str, Mutation)> = vec![
         (
@@ -451,8 +548,8 @@ mod trade {
         fn new() -> Self {
             let (state, agency, _) = setup();
             Ledger {
+                tip: state.genesis_tip(),
                 state,
-                tip: Tip::genesis(&CHAIN),
                 agency,
                 nonces: BTreeMap::new(),
             }
@@ -483,13 +580,10 @@ mod trade {
                 &Verified::new(64),
             )
             .expect("valid block");
-            for (key, value) in effects.writes {
-                match value {
-                    Some(v) => self.state.entries.insert(key, v),
-                    None => self.state.entries.remove(&key),
-                };
-            }
-            let _ = block;
+            self.state.commit(effects.writes, &effects.tree_nodes);
+            // The header's state root is the root of the tree over the whole state.
+            assert_eq!(block.header.state_root, self.state.root_from_scratch());
+            assert_eq!(effects.tip.state_root, block.header.state_root);
             self.tip = effects.tip;
             effects.receipts.into_iter().map(|r| r.outcome).collect()
         }
@@ -555,7 +649,7 @@ mod trade {
             ))
             .expect("agency");
         qingdao.roles = vec![Role::Registry, Role::Credit, Role::Customs];
-        l.state.entries.insert(
+        l.state.put(
             keys::participant(&ParticipantId::new("CN-QDG-CUSTOMS").expect("id")),
             codec::encode(&qingdao),
         );

@@ -3,11 +3,13 @@
 use minicbor::{Decode, Encode};
 
 use caravan_sdk::block::ValidatorSet;
-use caravan_sdk::hash::{Digest, Domain, hash};
-use caravan_sdk::ids::{BlockId, ChainId, Height, TxId};
+use caravan_sdk::hash::Digest;
+use caravan_sdk::ids::{BlockId, Height, TxId};
 use caravan_sdk::keys::PublicKey;
 use caravan_sdk::merkle::{Frontier, NodeKey};
 use caravan_sdk::tx::{Receipt, Role};
+
+use super::state_tree::NodeWrite;
 
 /// A registered participant as the state holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, serde::Serialize)]
@@ -53,7 +55,7 @@ pub struct Tip {
     /// Its time.
     #[n(2)]
     pub time_ms: u64,
-    /// State commitment after it.
+    /// The state tree's root after it.
     #[n(3)]
     pub state_root: Digest,
     /// The log after it.
@@ -62,13 +64,14 @@ pub struct Tip {
 }
 
 impl Tip {
-    /// The tip before the first block.
-    pub fn genesis(chain_id: &ChainId) -> Self {
+    /// The tip before the first block, whose state is the genesis state with tree root
+    /// `state_root`.
+    pub fn genesis(state_root: Digest) -> Self {
         Tip {
             height: Height(0),
             block_id: BlockId(Digest::ZERO),
             time_ms: 0,
-            state_root: hash(Domain::State, chain_id.0.as_bytes()),
+            state_root,
             log: Frontier::new(),
         }
     }
@@ -83,6 +86,8 @@ pub struct BlockEffects {
     pub receipts: Vec<Receipt>,
     /// State writes in key order: a value, or `None` to delete.
     pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The state tree's node writes that turn the parent's tree into this block's, by position.
+    pub tree_nodes: Vec<NodeWrite>,
     /// The tip after the block.
     pub tip: Tip,
     /// The set that certifies the block.

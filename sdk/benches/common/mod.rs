@@ -295,14 +295,16 @@ impl Federation {
         [
             ProofBundle {
                 version: BUNDLE_VERSION,
-                item: founder_record,
+                item: Some(founder_record),
                 signer_registration: None,
+                state: None,
                 validator_changes: Vec::new(),
             },
             ProofBundle {
                 version: BUNDLE_VERSION,
-                item: participant_record,
+                item: Some(participant_record),
                 signer_registration: Some(registration),
+                state: None,
                 validator_changes: Vec::new(),
             },
         ]

@@ -119,7 +119,9 @@ fn caravan_verify_cli_offline() {
     let mut bundle = crate::support::agency_client(&net, 0)
         .proof(&tx.id())
         .expect("bundle");
-    if let Body::AnchorRecord { metadata, .. } = &mut bundle.item.transaction.tx.body {
+    if let Some(item) = bundle.item.as_mut()
+        && let Body::AnchorRecord { metadata, .. } = &mut item.transaction.tx.body
+    {
         metadata[0].1 = "INV-999999".into();
     }
     let tampered = dir.path().join("tampered.json");
@@ -133,7 +135,7 @@ fn caravan_verify_cli_offline() {
     let again = crate::support::agency_client(&net, 0)
         .proof(&tx.id())
         .expect("bundle");
-    assert_eq!(again.item.transaction, tx);
+    assert_eq!(again.item.expect("item").transaction, tx);
 
     // A later checkpoint provably extends an earlier one; a proof for other sizes does not fit.
     let client = net.fed.client(0);

@@ -8,6 +8,7 @@ mod n4_commit;
 mod n4_crash;
 mod n4_governance;
 mod n4_quorum;
+mod n4_state;
 mod n4_trade;
 mod observer;
 mod support;

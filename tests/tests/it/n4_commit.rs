@@ -45,7 +45,9 @@ fn n4_thousand_records_through_all_nodes() {
     for (n, id) in ids.iter().enumerate() {
         let bundle = agency_client(&net, n % 4).proof(id).expect("bundle");
         let proven = verify_bundle(&genesis, &bundle)
-            .unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"));
+            .unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"))
+            .transaction
+            .expect("a transaction bundle");
         assert_eq!(&proven.tx_id, id);
         assert_eq!(proven.outcome, Outcome::Accepted);
         assert_eq!(proven.signer, exporter.id);

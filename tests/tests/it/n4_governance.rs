@@ -137,13 +137,15 @@ fn n4_agencies_join_leave_and_rotate_keys_live_and_old_bundles_still_verify() {
     // With a founder down, four of five must sign: the new agency's vote is needed.
     net.fed.stop(3).expect("stop node 3");
     let between = bundle_of(&net, &exporter, 2);
-    assert!(between.item.header.height >= activation);
+    assert!(between.item.as_ref().expect("item").header.height >= activation);
     let new_key = read_key_file(&net.fed.nodes[new].keys.join("validator.key"))
         .expect("new validator key")
         .public();
     assert!(
         between
             .item
+            .as_ref()
+            .expect("item")
             .certificate
             .signatures
             .iter()
@@ -196,6 +198,8 @@ fn n4_agencies_join_leave_and_rotate_keys_live_and_old_bundles_still_verify() {
     assert!(
         after_rotation
             .item
+            .as_ref()
+            .expect("item")
             .certificate
             .signatures
             .iter()
@@ -219,7 +223,10 @@ fn n4_agencies_join_leave_and_rotate_keys_live_and_old_bundles_still_verify() {
         assert_eq!(bundle.validator_changes.len(), changes, "{name}");
         let proven = verify_bundle(&genesis, bundle)
             .unwrap_or_else(|e| panic!("bundle {name} does not verify: {e}"));
-        assert_eq!(proven.height, bundle.item.header.height);
+        assert_eq!(
+            proven.transaction.as_ref().expect("tx").height,
+            bundle.item.as_ref().expect("item").header.height
+        );
     }
     // The same bundles survive the CBOR round trip.
     let again = ProofBundle::from_bytes(&after_rotation.to_bytes()).expect("decode");
@@ -245,16 +252,18 @@ fn n4_agencies_join_leave_and_rotate_keys_live_and_old_bundles_still_verify() {
     assert_eq!(err.link(), "validator-set change", "{err}");
     // A certificate carrying the removed agency's signature no longer counts it.
     let mut by_removed = after_rotation.clone();
-    let header = &by_removed.item.header;
+    let header = by_removed.item.as_ref().expect("item").header.clone();
     let digest = vote_digest(
         &genesis.chain_id(),
         VoteKind::Precommit,
         header.height,
-        i64::from(by_removed.item.certificate.round),
+        i64::from(by_removed.item.as_ref().expect("item").certificate.round),
         Some(&header.id()),
     );
     by_removed
         .item
+        .as_mut()
+        .expect("item")
         .certificate
         .signatures
         .push(CommitSignature {
