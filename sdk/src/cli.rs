@@ -96,6 +96,30 @@ enum Command {
         #[command(subcommand)]
         command: CredentialCommand,
     },
+    /// Follow a node's checkpoints like a transparency-log monitor: check each one from the
+    /// genesis (through the certified validator-set changes) and against the last one kept
+    /// (Merkle consistency proof); report a fork with both signed checkpoints and exit 3.
+    Follow {
+        /// Node API URL.
+        #[arg(long)]
+        node: String,
+        /// The genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Where the latest verified checkpoint is kept (default: follow-<chain id>.json in
+        /// the current folder).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Check once and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between checks.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Also write fork evidence (JSON) to this file.
+        #[arg(long)]
+        evidence: Option<PathBuf>,
+    },
     /// Verify a proof bundle or a credential offline against a genesis file.
     Verify {
         /// The bundle (CBOR or JSON), or a credential (JSON with an "@context").
@@ -570,6 +594,135 @@ fn verify_credential_file(bytes: &[u8], genesis: &Genesis, json: bool) -> anyhow
     }
 }
 
+/// How to follow a node.
+struct FollowOptions {
+    node: String,
+    genesis: PathBuf,
+    state: Option<PathBuf>,
+    once: bool,
+    interval: std::time::Duration,
+    evidence: Option<PathBuf>,
+}
+
+/// Exit code of `caravan follow` when it finds a fork.
+const EXIT_FORK: u8 = 3;
+
+/// One round of `caravan follow`: the step, or the evidence of a fork.
+type FollowRound =
+    Result<(crate::follow::Step, crate::api::Checkpoint), crate::follow::ForkEvidence>;
+
+/// Fetches the node's checkpoint and validator-set changes and checks them against `kept`.
+fn follow_round(
+    client: &Client,
+    genesis: &Genesis,
+    chain_id: crate::ids::ChainId,
+    kept: Option<&crate::api::Checkpoint>,
+) -> anyhow::Result<FollowRound> {
+    use crate::bundle::{ValidatorHistory, verify_certified_header};
+    use crate::follow::{FollowError, check};
+
+    let shown = client.checkpoint()?;
+    let changes = client.validator_changes()?;
+    let mut history = ValidatorHistory::from_genesis(genesis, chain_id);
+    history
+        .follow(&changes)
+        .context("the node's validator-set changes do not verify from the genesis")?;
+    if let Some(k) = kept
+        && let Err(e) = verify_certified_header(&history, &k.header, &k.certificate)
+    {
+        anyhow::bail!(
+            "the kept checkpoint at height {} does not verify under the node's validator-set changes (was the state file altered?): {e}",
+            k.header.height
+        );
+    }
+    let proof = match kept {
+        Some(k)
+            if shown.header.height > k.header.height
+                && shown.header.log_size >= k.header.log_size =>
+        {
+            Some(client.consistency(k.header.log_size, shown.header.log_size)?)
+        }
+        _ => None,
+    };
+    match check(&history, kept, &shown, proof.as_ref()) {
+        Ok(step) => Ok(Ok((step, shown))),
+        Err(FollowError::Fork(evidence)) => Ok(Err(*evidence)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `caravan follow`: checks the node's checkpoints until stopped (or once), keeping the latest
+/// verified one in a file.
+fn follow_node(options: &FollowOptions) -> anyhow::Result<ExitCode> {
+    use crate::follow::Step;
+
+    let genesis = Genesis::read(&options.genesis)?;
+    let chain_id = genesis.verify()?;
+    let state_path = options
+        .state
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("follow-{}.json", &chain_id.to_string()[..16])));
+    let mut kept: Option<crate::api::Checkpoint> = match std::fs::read(&state_path) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a kept checkpoint", state_path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", state_path.display())),
+    };
+    let client = Client::new(&options.node);
+    loop {
+        match follow_round(&client, &genesis, chain_id, kept.as_ref()) {
+            Ok(Ok((step, shown))) => {
+                let h = &shown.header;
+                let signers = shown.certificate.signatures.len();
+                match step {
+                    Step::First => println!(
+                        "checkpoint   height {} log {} block {} ({signers} precommits): first, kept",
+                        h.height,
+                        h.log_size,
+                        h.id()
+                    ),
+                    Step::Unchanged => println!("checkpoint   height {}: unchanged", h.height),
+                    Step::Extended { from, to } => println!(
+                        "checkpoint   height {to} log {} block {} ({signers} precommits): extends height {from} (consistency proof checked), kept",
+                        h.log_size,
+                        h.id()
+                    ),
+                    Step::Behind { height } => {
+                        println!("checkpoint   height {height}: the node is behind the kept one")
+                    }
+                }
+                if matches!(step, Step::First | Step::Extended { .. }) {
+                    let tmp = state_path.with_extension("json.tmp");
+                    std::fs::write(&tmp, serde_json::to_string_pretty(&shown)? + "\n")
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &state_path)
+                        .with_context(|| format!("writing {}", state_path.display()))?;
+                    kept = Some(shown);
+                }
+            }
+            Ok(Err(evidence)) => {
+                let json = serde_json::to_string_pretty(&evidence)?;
+                println!("FORK EVIDENCE: {}", evidence.reason);
+                println!("{json}");
+                if let Some(path) = &options.evidence {
+                    std::fs::write(path, json + "\n")
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("evidence written to {}", path.display());
+                }
+                return Ok(ExitCode::from(EXIT_FORK));
+            }
+            Err(e) if options.once => return Err(e),
+            Err(e) => eprintln!("check failed (will retry): {e:#}"),
+        }
+        if options.once {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(options.interval);
+    }
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Sco {
@@ -854,6 +1007,24 @@ fn run() -> anyhow::Result<ExitCode> {
                 _ => anyhow::bail!("give --bundle FILE, or --node URL and --tx ID"),
             };
             export_credential(source, &genesis, out)?;
+        }
+        Command::Follow {
+            node,
+            genesis,
+            state,
+            once,
+            interval,
+            evidence,
+        } => {
+            let options = FollowOptions {
+                node,
+                genesis,
+                state,
+                once,
+                interval: std::time::Duration::from_secs(interval.max(1)),
+                evidence,
+            };
+            return follow_node(&options);
         }
         Command::Verify {
             bundle,

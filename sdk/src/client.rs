@@ -297,6 +297,17 @@ impl Client {
             .collect())
     }
 
+    /// The certified validator-set changes since the genesis, in height order
+    /// (`GET /v1/validators`).
+    pub fn validator_changes(&self) -> Result<Vec<crate::block::SetChange>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Membership {
+            changes: Vec<crate::block::SetChange>,
+        }
+        let membership: Membership = self.get_json("/v1/validators")?;
+        Ok(membership.changes)
+    }
+
     /// A consistency proof between two log sizes.
     pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ClientError> {
         self.get_json(&format!("/v1/consistency?from={from}&to={to}"))

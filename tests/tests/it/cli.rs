@@ -679,3 +679,135 @@ fn caravan_credential_export_and_verify_offline() {
 fn signed_get(client: &caravan_sdk::client::Client, path: &str) -> String {
     client.get_signed_text(path).expect("signed read")
 }
+
+/// `caravan follow` keeps the latest verified checkpoint, accepts one that extends it (checked
+/// with a consistency proof), and reports a fork, with both signed checkpoints, when the kept
+/// checkpoint conflicts with the node's: here a header certified by the test federation's own
+/// validator keys over a rewritten log.
+#[test]
+fn caravan_follow_accepts_extensions_and_reports_a_fork() {
+    use caravan_sdk::api::Checkpoint;
+    use caravan_sdk::block::{CommitSignature, VoteKind, vote_digest};
+    use caravan_sdk::hash::Digest;
+    use caravan_sdk::keys::read_key_file;
+
+    let net = testnet(4, &[0, 1, 2, 3]);
+    let exporter = register_exporter(&net, 0, "CN-EXPORTER-FOLLOW");
+    net.fed
+        .client(0)
+        .submit(&record(&net, &exporter, 1), true)
+        .expect("commit");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("kept.json");
+    let evidence = dir.path().join("fork.json");
+    let caravan = env!("CARGO_BIN_EXE_caravan-it");
+    let follow = || {
+        Command::new(caravan)
+            .args([
+                "follow",
+                "--once",
+                "--node",
+                &net.fed.nodes[1].api_url,
+                "--genesis",
+            ])
+            .arg(&net.fed.genesis_path)
+            .arg("--state")
+            .arg(&state)
+            .arg("--evidence")
+            .arg(&evidence)
+            .output()
+            .expect("caravan follow")
+    };
+    let out = follow();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("first, kept"), "{stdout}");
+    let first: Checkpoint =
+        serde_json::from_slice(&std::fs::read(&state).expect("kept")).expect("checkpoint");
+
+    // More records: the next checkpoint extends the kept one.
+    net.fed
+        .client(0)
+        .submit(&record(&net, &exporter, 2), true)
+        .expect("commit");
+    let out = follow();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("consistency proof checked"), "{stdout}");
+    let kept: Checkpoint =
+        serde_json::from_slice(&std::fs::read(&state).expect("kept")).expect("checkpoint");
+    assert!(kept.header.height > first.header.height);
+
+    // A conflicting checkpoint at the kept height, certified by three of the federation's own
+    // validator keys over a rewritten log: the node's next checkpoint does not extend it.
+    let mut forged = kept.clone();
+    forged.header.log_root = Digest([0x5a; 32]);
+    let id = forged.header.id();
+    let digest = vote_digest(
+        &net.fed.chain_id(),
+        VoteKind::Precommit,
+        forged.header.height,
+        0,
+        Some(&id),
+    );
+    forged.certificate.round = 0;
+    forged.certificate.block_id = id;
+    forged.certificate.signatures = (0..3)
+        .map(|i| {
+            let key = read_key_file(&net.fed.nodes[i].keys.join("validator.key")).expect("key");
+            CommitSignature {
+                validator: key.public(),
+                signature: key.sign(&digest),
+            }
+        })
+        .collect();
+    std::fs::write(&state, serde_json::to_vec(&forged).expect("json")).expect("write");
+    net.fed
+        .client(0)
+        .submit(&record(&net, &exporter, 3), true)
+        .expect("commit");
+    let out = follow();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("FORK EVIDENCE"), "{stdout}");
+    let evidence: caravan_sdk::follow::ForkEvidence =
+        serde_json::from_slice(&std::fs::read(&evidence).expect("evidence")).expect("json");
+    assert_eq!(evidence.kept, forged);
+    assert!(evidence.shown.header.height > forged.header.height);
+    assert!(
+        evidence.reason.contains("does not extend"),
+        "{}",
+        evidence.reason
+    );
+    // Both checkpoints of the evidence are certified from the genesis: a fork, not a bad answer.
+    let genesis = &net.fed.genesis;
+    let history = caravan_sdk::bundle::ValidatorHistory::from_genesis(genesis, genesis.chain_id());
+    for cp in [&evidence.kept, &evidence.shown] {
+        caravan_sdk::bundle::verify_certified_header(&history, &cp.header, &cp.certificate)
+            .expect("certified");
+    }
+    // A checkpoint no quorum signed is an error, not a fork.
+    let mut unsigned = forged.clone();
+    unsigned.certificate.signatures.truncate(2);
+    std::fs::write(&state, serde_json::to_vec(&unsigned).expect("json")).expect("write");
+    let out = follow();
+    assert_eq!(out.status.code(), Some(2), "an error, not a fork (3)");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

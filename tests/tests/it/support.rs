@@ -76,8 +76,12 @@ pub fn testnet(n: usize, running: &[usize]) -> TestNet {
         fed.start(i).expect("start node");
     }
     for &i in running {
-        fed.wait_healthy(i, Duration::from_secs(60))
-            .expect("node healthy");
+        if let Err(e) = fed.wait_healthy(i, Duration::from_secs(60)) {
+            panic!(
+                "node {i} not healthy: {e:#}\n---- last log lines ----\n{}",
+                tail(&fed.nodes[i].log, 40)
+            );
+        }
     }
     TestNet {
         fed,
