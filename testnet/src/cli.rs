@@ -87,10 +87,15 @@ pub fn main() -> anyhow::Result<()> {
             let file = fed.write_file()?;
             for node in &fed.nodes {
                 println!(
-                    "{:<16} {}  pid {}",
+                    "{:<16} {}  pid {}{}",
                     node.agency,
                     node.api_url,
-                    node.pid.unwrap_or(0)
+                    node.pid.unwrap_or(0),
+                    if node.follows.is_some() {
+                        "  (observer)"
+                    } else {
+                        ""
+                    }
                 );
             }
             println!("federation up: {}", file.display());

@@ -99,6 +99,11 @@ pub struct LoadOptions {
     /// Share of deliberately invalid transactions (bad signature, replay, oversized), 0 to 0.5.
     #[arg(long, default_value_t = 0.0)]
     pub invalid: f64,
+    /// After the load, start this many observers from zero and measure how fast they catch up
+    /// (transactions verified, re-executed and stored per second). Needs a federation this
+    /// command starts (not `--testnet`).
+    #[arg(long, default_value_t = 0)]
+    pub observers: usize,
     /// Skip the central-database baseline (it is run by default; the report then says so).
     #[arg(long)]
     pub no_baseline: bool,
@@ -156,6 +161,11 @@ pub struct LoadReport {
     pub baseline_tx_s: Option<f64>,
     /// `committed_tx_s / baseline_tx_s` (null when skipped).
     pub ratio_to_baseline: Option<f64>,
+    /// Observers started from zero after the load (`--observers`).
+    pub observers: usize,
+    /// The slowest observer's catch-up: the log's transactions over the seconds from its start
+    /// until it held the tip (null without observers).
+    pub observer_catchup_tx_s: Option<f64>,
 }
 
 /// What else a run saw, printed with the report.
@@ -259,6 +269,9 @@ pub fn run(options: &LoadOptions, launcher: Launcher) -> anyhow::Result<(LoadRep
             caravan_sdk::api::MAX_BATCH_TRANSACTIONS
         );
     }
+    if options.observers > 0 && options.testnet.is_some() {
+        bail!("--observers needs a federation this command starts; drop --testnet");
+    }
     let mut federation = None;
     let target = match &options.testnet {
         Some(dir) => existing(dir)?,
@@ -290,11 +303,21 @@ pub fn run(options: &LoadOptions, launcher: Launcher) -> anyhow::Result<(LoadRep
     };
     let validators = target.urls.len();
     let result = measure(options, &target);
+    let catchup = match (&mut federation, &result) {
+        (Some(fed), Ok(_)) if options.observers > 0 => {
+            Some(observer_catchup(fed, options.observers))
+        }
+        _ => None,
+    };
     if let Some(mut fed) = federation {
         fed.stop_all()?;
     }
     let (mut report, detail, records, keys) = result?;
     report.validators = validators;
+    if let Some(catchup) = catchup {
+        report.observers = options.observers;
+        report.observer_catchup_tx_s = Some(catchup?);
+    }
     if options.no_baseline {
         eprintln!("central-database baseline skipped (--no-baseline)");
     } else {
@@ -318,6 +341,36 @@ pub fn run(options: &LoadOptions, launcher: Launcher) -> anyhow::Result<(LoadRep
         eprintln!("report written to {}", path.display());
     }
     Ok((report, detail))
+}
+
+/// Starts `count` observers from zero on `fed` and returns the slowest one's catch-up rate: the
+/// transactions in the log at the tip when they started, over the seconds until it held that tip.
+fn observer_catchup(fed: &mut Federation, count: usize) -> anyhow::Result<f64> {
+    let tip = fed.client(0).checkpoint()?.header;
+    eprintln!(
+        "starting {count} observer(s) from zero: {} transactions in {} blocks to catch up",
+        tip.log_size, tip.height
+    );
+    let mut observers = Vec::new();
+    for _ in 0..count {
+        observers.push(fed.add_observer(0)?);
+    }
+    let started = std::time::Instant::now();
+    for &i in &observers {
+        fed.start(i)?;
+    }
+    let mut slowest = f64::INFINITY;
+    for &i in &observers {
+        fed.wait_height(i, tip.height, Duration::from_secs(3600))?;
+        let rate = tip.log_size as f64 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "observer {} caught up in {:.1} s: {rate:.0} tx/s",
+            fed.nodes[i].agency,
+            started.elapsed().as_secs_f64()
+        );
+        slowest = slowest.min(rate);
+    }
+    Ok(slowest)
 }
 
 fn existing(dir: &Path) -> anyhow::Result<Target> {
@@ -496,6 +549,8 @@ fn measure(options: &LoadOptions, target: &Target) -> anyhow::Result<Measured> {
         duration_s: options.duration.as_secs_f64(),
         baseline_tx_s: None,
         ratio_to_baseline: None,
+        observers: 0,
+        observer_catchup_tx_s: None,
     };
     // The baseline gets the valid records that the federation committed, as many of them.
     let records = records
@@ -925,6 +980,12 @@ fn print_report(r: &LoadReport, d: &RunDetail) {
             println!("  PostgreSQL baseline    {b:.0} tx/s  (ratio {ratio:.2})")
         }
         _ => println!("  PostgreSQL baseline    skipped"),
+    }
+    if let Some(rate) = r.observer_catchup_tx_s {
+        println!(
+            "  observer catch-up      {rate:.0} tx/s  (slowest of {}, from zero)",
+            r.observers
+        );
     }
     for (i, (a, b)) in d.rss_kib.iter().enumerate() {
         println!(

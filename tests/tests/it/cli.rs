@@ -185,7 +185,7 @@ fn testnet_up_and_down() {
     let fed_dir = dir.path().join("fed");
     let bin = env!("CARGO_BIN_EXE_caravan-testnet-it");
     let out = Command::new(bin)
-        .args(["up", "--validators", "4", "--dir"])
+        .args(["up", "--validators", "4", "--observers", "1", "--dir"])
         .arg(&fed_dir)
         .output()
         .expect("up");
@@ -198,15 +198,23 @@ fn testnet_up_and_down() {
         &std::fs::read_to_string(fed_dir.join("testnet.json")).expect("testnet.json"),
     )
     .expect("parse");
-    assert_eq!(file.nodes.len(), 4);
+    assert_eq!(file.nodes.len(), 5);
     for node in &file.nodes {
         let health = caravan_sdk::client::Client::new(&node.api_url)
             .health()
             .expect("healthy after up returns");
         assert_eq!(health.agency, node.agency);
         assert_eq!(health.chain_id, file.chain_id);
+        let role = if node.follows.is_some() {
+            "observer"
+        } else {
+            "validator"
+        };
+        assert_eq!(health.role, role, "{}", node.agency);
     }
-    // Consensus runs among the detached processes: every node commits (empty blocks when idle).
+    assert_eq!(file.nodes.iter().filter(|n| n.follows.is_some()).count(), 1);
+    // Consensus runs among the detached processes: every node commits (empty blocks when idle),
+    // and the observer follows them.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for node in &file.nodes {
         let client = caravan_sdk::client::Client::new(&node.api_url);

@@ -61,8 +61,15 @@ fn load_of_trade_documents_loses_nothing() {
         "--rate",
         "200",
         "--no-baseline",
+        "--observers",
+        "1",
     ]);
     assert_eq!(report["lost"], 0, "{stdout}");
+    // An observer started from zero after the load caught up with every block.
+    assert_eq!(report["observers"], 1);
+    let catchup = report["observer_catchup_tx_s"].as_f64().unwrap_or(f64::NAN);
+    assert!(catchup > 0.0, "observer catch-up {catchup}\n{stdout}");
+    assert!(stdout.contains("observer catch-up"), "{stdout}");
     assert_eq!(report["rejected"], 0, "{stdout}");
     assert!(report["baseline_tx_s"].is_null());
     assert!(
@@ -96,6 +103,8 @@ fn load_benchmark_reports_and_loses_nothing() {
         "duration_s",
         "baseline_tx_s",
         "ratio_to_baseline",
+        "observers",
+        "observer_catchup_tx_s",
     ];
     expected.sort();
     let mut keys_sorted = keys.clone();
@@ -104,6 +113,7 @@ fn load_benchmark_reports_and_loses_nothing() {
     assert_eq!(report["lost"], 0, "{stdout}");
     assert_eq!(report["rejected"], 0, "{stdout}");
     assert_eq!(report["validators"], 4);
+    assert!(report["observer_catchup_tx_s"].is_null());
     for key in [
         "committed_tx_s",
         "p50_ms",
