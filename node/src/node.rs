@@ -219,6 +219,11 @@ pub struct NodeOptions {
     /// an agency admitted after the genesis).
     #[arg(long)]
     pub keys: PathBuf,
+    /// Move a damaged (or any) ledger store aside (`ledger.redb.damaged-<time>`) and sync the
+    /// ledger again from the other agencies, re-executing every block. The consensus WAL is
+    /// kept.
+    #[arg(long)]
+    pub resync: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -324,8 +329,19 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let network_key = load_key(&options.keys, "network.key")?;
     std::fs::create_dir_all(&options.home)
         .with_context(|| format!("creating {}", options.home.display()))?;
-    let store = Store::open(&options.home.join("ledger.redb"), &genesis, &chain_id)
-        .context("opening the ledger store (refusing to serve from a damaged or foreign store)")?;
+    let store_path = options.home.join("ledger.redb");
+    if options.resync && store_path.exists() {
+        let aside = options
+            .home
+            .join(format!("ledger.redb.damaged-{}", now_ms()));
+        std::fs::rename(&store_path, &aside)
+            .with_context(|| format!("moving {} aside", store_path.display()))?;
+        warn!(moved_to = %aside.display(), "store moved aside; syncing the ledger again from the other agencies");
+    }
+    let store = Store::open(&store_path, &genesis, &chain_id).context(
+        "opening the ledger store (refusing to serve from a damaged or foreign store; a damaged \
+         store is synced again from the other agencies with --resync)",
+    )?;
     let tip = store.tip()?;
     // The committed membership knows a rotated validator key; the genesis or the agency's own
     // card is what a node that has not caught up yet goes by.

@@ -300,6 +300,36 @@ impl Federation {
 
     /// Starts node `i` as a separate process (logs to its `node.log`).
     pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        self.start_with(i, &[])
+    }
+
+    /// Pauses node `i` (SIGSTOP): it neither runs nor answers until [`Federation::resume`].
+    pub fn pause(&mut self, i: usize) -> anyhow::Result<()> {
+        self.signal(i, "-STOP")
+    }
+
+    /// Resumes a paused node (SIGCONT).
+    pub fn resume(&mut self, i: usize) -> anyhow::Result<()> {
+        self.signal(i, "-CONT")
+    }
+
+    fn signal(&mut self, i: usize, signal: &str) -> anyhow::Result<()> {
+        let pid = self.nodes[i]
+            .pid
+            .with_context(|| format!("node {} is not running", self.nodes[i].agency))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill {signal} {pid} failed");
+        }
+        Ok(())
+    }
+
+    /// Starts node `i` with extra command-line arguments (a validator's, e.g. `--resync`).
+    pub fn start_with(&mut self, i: usize, extra: &[&str]) -> anyhow::Result<()> {
         if self.children[i].is_some() {
             return Ok(());
         }
@@ -320,7 +350,8 @@ impl Federation {
                 .arg("--agency")
                 .arg(node.agency.as_str())
                 .arg("--keys")
-                .arg(&node.keys),
+                .arg(&node.keys)
+                .args(extra),
             Some(follows) => {
                 command
                     .arg("observe")

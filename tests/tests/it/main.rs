@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod cli;
+mod faults;
+mod history;
 mod load;
 mod n4_commit;
 mod n4_crash;
