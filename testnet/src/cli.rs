@@ -39,6 +39,24 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Inject a fault into a federation started with `up`, for drills and tests: kill (SIGKILL,
+    /// no chance to flush), stop (SIGTERM), pause (SIGSTOP), resume (SIGCONT), start (again,
+    /// from its files; with --resync a damaged store is synced again), corrupt (damage the
+    /// store file of a stopped node).
+    Fault {
+        /// The folder given to `up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node: its agency (or observer) id, or its index in testnet.json.
+        #[arg(long)]
+        node: String,
+        /// What to do.
+        #[arg(value_enum)]
+        action: FaultAction,
+        /// With `start`: move the node's store aside and sync the ledger again.
+        #[arg(long)]
+        resync: bool,
+    },
     /// Run the demo federation and scenario.
     Demo {
         /// Stop and exit 0 once every step has succeeded (non-zero on any failure).
@@ -66,6 +84,83 @@ enum Command {
         #[command(flatten)]
         options: caravan_node::observer::ObserverOptions,
     },
+}
+
+/// A fault `caravan-testnet fault` injects.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FaultAction {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM, then wait for the exit.
+    Stop,
+    /// SIGSTOP.
+    Pause,
+    /// SIGCONT.
+    Resume,
+    /// Start a stopped node again.
+    Start,
+    /// Flip bytes all over a stopped node's store file (a damaged disk).
+    Corrupt,
+}
+
+/// Runs one fault action on the federation in `dir`.
+fn fault(
+    dir: &std::path::Path,
+    node: &str,
+    action: FaultAction,
+    resync: bool,
+) -> anyhow::Result<()> {
+    let mut fed = Federation::open(dir, Launcher::current_exe()?)?;
+    let i = fed.node_index(node)?;
+    let name = fed.nodes[i].agency.clone();
+    match action {
+        FaultAction::Kill => println!("killed {name} (pid {})", fed.signal_pid(i, "-KILL")?),
+        FaultAction::Pause => println!("paused {name} (pid {})", fed.signal_pid(i, "-STOP")?),
+        FaultAction::Resume => println!("resumed {name} (pid {})", fed.signal_pid(i, "-CONT")?),
+        FaultAction::Stop => {
+            let pid = fed.signal_pid(i, "-TERM")?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while alive(pid) {
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "{name} (pid {pid}) did not stop within 15 s"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            println!("stopped {name} (pid {pid})");
+        }
+        FaultAction::Start => {
+            if let Some(pid) = fed.nodes[i].pid
+                && alive(pid)
+            {
+                anyhow::bail!("{name} is already running (pid {pid})");
+            }
+            fed.start_with(i, if resync { &["--resync"] } else { &[] })?;
+            fed.wait_healthy(i, Duration::from_secs(60))?;
+            fed.write_file()?;
+            println!("started {name} (pid {})", fed.nodes[i].pid.unwrap_or(0));
+            fed.detach();
+        }
+        FaultAction::Corrupt => {
+            if let Some(pid) = fed.nodes[i].pid
+                && alive(pid)
+            {
+                anyhow::bail!("stop {name} first: a running node's store is not damaged in place");
+            }
+            let path = fed.nodes[i].home.join("ledger.redb");
+            let mut bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            // One byte in every 4 KiB page after the first: headers, tree pages, values.
+            let mut flipped = 0;
+            for offset in (4096 + 100..bytes.len()).step_by(4096) {
+                bytes[offset] ^= 0xff;
+                flipped += 1;
+            }
+            std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            println!("damaged {} ({flipped} bytes flipped)", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Entry point of the `caravan-testnet` executable.
@@ -126,6 +221,12 @@ pub fn main() -> anyhow::Result<()> {
             println!("federation down");
             Ok(())
         }
+        Command::Fault {
+            dir,
+            node,
+            action,
+            resync,
+        } => fault(&dir, &node, action, resync),
         Command::Demo { exit, dir } => {
             let dir = match dir {
                 Some(d) => d,

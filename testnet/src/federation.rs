@@ -283,6 +283,66 @@ impl Federation {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
+    /// A federation started earlier (by `up`), from its `DIR/testnet.json`. Its running nodes
+    /// are not children of this process: signals go to their recorded process ids.
+    pub fn open(dir: &Path, launcher: Launcher) -> anyhow::Result<Self> {
+        let path = dir.join("testnet.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let file: TestnetFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a testnet file", path.display()))?;
+        let genesis = Genesis::read(&file.genesis)?;
+        let children = file.nodes.iter().map(|_| None).collect();
+        Ok(Federation {
+            dir: dir.to_path_buf(),
+            genesis_path: file.genesis,
+            genesis,
+            nodes: file.nodes,
+            children,
+            launcher,
+        })
+    }
+
+    /// The index of the node named `name` (an agency or observer id, or an index).
+    pub fn node_index(&self, name: &str) -> anyhow::Result<usize> {
+        if let Ok(i) = name.parse::<usize>()
+            && i < self.nodes.len()
+        {
+            return Ok(i);
+        }
+        self.nodes
+            .iter()
+            .position(|n| n.agency.as_str() == name)
+            .with_context(|| {
+                format!(
+                    "no node {name:?} in this federation; its nodes are {}",
+                    self.nodes
+                        .iter()
+                        .map(|n| n.agency.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
+    /// Sends a signal (`-KILL`, `-TERM`, `-STOP`, `-CONT`) to node `i`'s recorded process.
+    pub fn signal_pid(&self, i: usize, signal: &str) -> anyhow::Result<u32> {
+        let node = &self.nodes[i];
+        let pid = node
+            .pid
+            .filter(|&p| alive(p))
+            .with_context(|| format!("node {} is not running", node.agency))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill {signal} {pid} failed");
+        }
+        Ok(pid)
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> ChainId {
         self.genesis.chain_id()
@@ -532,8 +592,13 @@ pub fn terminate(pid: u32) {
         .status();
 }
 
-/// Whether a process is alive.
+/// Whether a process is alive (a zombie, killed but not yet reaped, is not).
 pub fn alive(pid: u32) -> bool {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        && let Some(state) = stat.rsplit(") ").next().and_then(|rest| rest.chars().next())
+    {
+        return state != 'Z' && state != 'X';
+    }
     Command::new("kill")
         .arg("-0")
         .arg(pid.to_string())

@@ -227,6 +227,46 @@ fn testnet_up_and_down() {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }
+    // Fault drills on the running federation: pause and resume, kill and start again.
+    let fault = |node: &str, action: &str| {
+        let out = Command::new(bin)
+            .args(["fault", "--node", node, action, "--dir"])
+            .arg(&fed_dir)
+            .output()
+            .expect("fault");
+        assert!(
+            out.status.success(),
+            "fault {node} {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let victim = &file.nodes[3];
+    let quick = caravan_sdk::client::Client::with_timeout(
+        &victim.api_url,
+        std::time::Duration::from_millis(500),
+    );
+    assert!(fault(victim.agency.as_str(), "pause").contains("paused"));
+    assert!(quick.health().is_err(), "a paused node answered");
+    fault("3", "resume");
+    quick.health().expect("answers again after resume");
+    fault("3", "kill");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(quick.health().is_err(), "a killed node answered");
+    assert!(fault("3", "start").contains("started"));
+    quick.health().expect("answers after start");
+    let bad = Command::new(bin)
+        .args(["fault", "--node", "NO-SUCH-NODE", "kill", "--dir"])
+        .arg(&fed_dir)
+        .output()
+        .expect("fault");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no node"));
+    // `down` reads the restarted node's new pid from testnet.json.
+    let file: caravan_testnet::federation::TestnetFile = serde_json::from_str(
+        &std::fs::read_to_string(fed_dir.join("testnet.json")).expect("testnet.json"),
+    )
+    .expect("parse");
     let out = Command::new(bin)
         .args(["down", "--dir"])
         .arg(&fed_dir)
