@@ -133,6 +133,14 @@ const PUBLIC_STATE_PREFIXES: [&[u8]; 8] = [b"p", b"e", b"ep", b"el", b"es", b"c"
 
 /// Whether `who` may fetch the state proof of `key`.
 pub(crate) fn may_prove_key(who: &ReaderIdentity, key: &[u8]) -> Result<(), Response> {
+    if !crate::execution::state_tree::in_tree(key) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "not_provable",
+            "replay markers (keys n/…) are not in the state tree; a transaction's receipt shows \
+             whether its nonce was fresh",
+        ));
+    }
     let prefix = key.split(|b| *b == b'/').next().unwrap_or_default();
     if who.is_agency() || (key.contains(&b'/') && PUBLIC_STATE_PREFIXES.contains(&prefix)) {
         return Ok(());

@@ -126,6 +126,7 @@ impl Store {
             .iter()
             .map(|(k, v)| (k.clone(), Some(v.clone())))
             .collect();
+        let writes = state_tree::tree_writes(&writes);
         let (state_root, tree_nodes) = state_tree::apply(&MemoryTree::default(), &writes)
             .map_err(|e| StoreError::Corrupt(format!("genesis state tree: {e}")))?;
         let txn = self.db.begin_write().map_err(db)?;

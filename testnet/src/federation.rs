@@ -595,7 +595,10 @@ pub fn terminate(pid: u32) {
 /// Whether a process is alive (a zombie, killed but not yet reaped, is not).
 pub fn alive(pid: u32) -> bool {
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        && let Some(state) = stat.rsplit(") ").next().and_then(|rest| rest.chars().next())
+        && let Some(state) = stat
+            .rsplit(") ")
+            .next()
+            .and_then(|rest| rest.chars().next())
     {
         return state != 'Z' && state != 'X';
     }

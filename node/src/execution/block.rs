@@ -139,7 +139,8 @@ fn run<V: StateView>(
     let writes = overlay.into_writes();
     // The state root is the root of the state tree after the block's writes.
     let (state_root, tree_nodes) =
-        state_tree::apply(&ViewNodes(view), &writes).map_err(|e| StateError(e.to_string()))?;
+        state_tree::apply(&ViewNodes(view), &state_tree::tree_writes(&writes))
+            .map_err(|e| StateError(e.to_string()))?;
     Ok((
         BlockEffects {
             tx_ids: ids,

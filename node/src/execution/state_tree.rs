@@ -224,6 +224,23 @@ enum Child {
 /// A key's update: (key hash, new value hash or `None` to delete).
 type Update = (Digest, Option<Digest>);
 
+/// Whether a state key is in the tree. Every entry is, except the replay markers `n/…`: they
+/// matter only to execution, and each ordered transaction's receipt (committed to by the log)
+/// already shows whether its nonce was fresh. Leaving them out spares the tree one leaf per
+/// transaction.
+pub fn in_tree(key: &[u8]) -> bool {
+    !key.starts_with(b"n/")
+}
+
+/// The writes that reach the tree (see [`in_tree`]).
+pub fn tree_writes(writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    writes
+        .iter()
+        .filter(|(key, _)| in_tree(key))
+        .cloned()
+        .collect()
+}
+
 /// Applies a block's writes to the tree in one pass: the new root, and the node writes that turn
 /// the stored tree into the new one (in position order, one per position).
 pub fn apply<R: TreeNodes>(

@@ -29,7 +29,8 @@ impl MemState {
             tree: MemoryTree::default(),
         };
         let writes: Vec<_> = entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        let (_, nodes) = state_tree::apply(&state.tree, &writes).expect("genesis tree");
+        let (_, nodes) = state_tree::apply(&state.tree, &state_tree::tree_writes(&writes))
+            .expect("genesis tree");
         state.commit(writes, &nodes);
         state
     }
@@ -48,7 +49,8 @@ impl MemState {
     /// Writes one entry outside any block (test setup), keeping the tree in step.
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         let writes = vec![(key, Some(value))];
-        let (_, nodes) = state_tree::apply(&self.tree, &writes).expect("tree");
+        let (_, nodes) =
+            state_tree::apply(&self.tree, &state_tree::tree_writes(&writes)).expect("tree");
         self.commit(writes, &nodes);
     }
 
@@ -62,6 +64,7 @@ impl MemState {
         let leaves: Vec<_> = self
             .entries
             .iter()
+            .filter(|(k, _)| state_tree::in_tree(k))
             .map(|(k, v)| {
                 (
                     caravan_sdk::state_tree::key_hash(k),

@@ -203,11 +203,18 @@ fn n4_state_proofs_of_credit_attestations() {
         Some("state proof")
     );
 
-    // Documents, liens and nonces are proven to the agencies only.
+    // Replay markers are not in the state tree: nobody gets a proof of one (a proof of
+    // absence would mislead).
     let nonce_key = [b"n/".as_slice(), agency.id.as_str().as_bytes()].concat();
-    let refused = bank.reader(&net.fed, 0).state_proof(&nonce_key);
+    for reader in [bank.reader(&net.fed, 0), agency_reader(&net, &agency)] {
+        let refused = reader.state_proof(&nonce_key);
+        assert_eq!(refused.err().and_then(|e| e.status()), Some(400));
+    }
+    // Documents and liens are proven to the agencies only.
+    let lien_key = b"l/0000".to_vec();
+    let refused = bank.reader(&net.fed, 0).state_proof(&lien_key);
     assert_eq!(refused.err().and_then(|e| e.status()), Some(403));
-    assert!(agency_reader(&net, &agency).state_proof(&nonce_key).is_ok());
+    assert!(agency_reader(&net, &agency).state_proof(&lien_key).is_ok());
 
     // The CLI fetches the same bundles and prints what was proven.
     let dir = tempfile::tempdir().expect("tmp");
