@@ -72,6 +72,9 @@ pub struct NodeInfo {
     /// `agency`, with `keys/observer.key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<Vec<String>>,
+    /// The network namespace the node runs in (`ip netns exec`), for partition tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 /// What `up` writes to `DIR/testnet.json`.
@@ -111,12 +114,39 @@ impl Federation {
         Self::create_with(dir, validators, Params::default(), launcher)
     }
 
+    /// A federation whose node `i` runs in network namespace `places[i].0` and listens on the
+    /// address `places[i].1` there (for partition tests, which build the namespaces).
+    pub fn create_in_namespaces(
+        dir: &Path,
+        places: &[(String, std::net::IpAddr)],
+        launcher: Launcher,
+    ) -> anyhow::Result<Self> {
+        let hosts: Vec<std::net::IpAddr> = places.iter().map(|(_, ip)| *ip).collect();
+        let mut fed = Self::create_on(dir, places.len(), Params::default(), launcher, &hosts)?;
+        for (node, (ns, _)) in fed.nodes.iter_mut().zip(places) {
+            node.netns = Some(ns.clone());
+        }
+        Ok(fed)
+    }
+
     /// [`Federation::create`] with other federation parameters.
     pub fn create_with(
         dir: &Path,
         validators: usize,
         params: Params,
         launcher: Launcher,
+    ) -> anyhow::Result<Self> {
+        let hosts = vec![std::net::IpAddr::from([127, 0, 0, 1]); validators];
+        Self::create_on(dir, validators, params, launcher, &hosts)
+    }
+
+    /// [`Federation::create_with`], node `i` listening on `hosts[i]`.
+    fn create_on(
+        dir: &Path,
+        validators: usize,
+        params: Params,
+        launcher: Launcher,
+        hosts: &[std::net::IpAddr],
     ) -> anyhow::Result<Self> {
         if validators == 0 {
             bail!("a federation needs at least one validator");
@@ -130,7 +160,7 @@ impl Federation {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut cards = Vec::new();
         let mut nodes = Vec::new();
-        for i in 0..validators {
+        for (i, &host) in hosts.iter().enumerate().take(validators) {
             let (id, name, country) = match AGENCIES.get(i) {
                 Some(&(id, name, country)) => {
                     (id.to_string(), name.to_string(), country.to_string())
@@ -144,7 +174,7 @@ impl Federation {
             let agency = AgencyId::new(id)?;
             let node_dir = dir.join(format!("node{i}"));
             let keys = node_dir.join("keys");
-            let api_url = format!("http://127.0.0.1:{}", free_port()?);
+            let api_url = format!("http://{host}:{}", free_port()?);
             let info = AgencyInfo {
                 agency: agency.clone(),
                 name,
@@ -154,7 +184,7 @@ impl Federation {
                     Role::Credit,
                     if i == 3 { Role::Border } else { Role::Customs },
                 ],
-                p2p_address: format!("127.0.0.1:{}", free_port()?),
+                p2p_address: format!("{host}:{}", free_port()?),
                 api_url: api_url.clone(),
             };
             let out = keygen(&info, &keys).with_context(|| format!("keygen for {agency}"))?;
@@ -167,6 +197,7 @@ impl Federation {
                 log: node_dir.join("node.log"),
                 pid: None,
                 follows: None,
+                netns: None,
             });
         }
         let mut genesis = assemble("caravan-local", "2026-11-26T00:00:00Z", cards, params)?;
@@ -222,6 +253,7 @@ impl Federation {
             log: node_dir.join("node.log"),
             pid: None,
             follows: None,
+            netns: None,
         });
         self.children.push(None);
         Ok(i)
@@ -270,6 +302,7 @@ impl Federation {
             log: node_dir.join("node.log"),
             pid: None,
             follows: Some(follows),
+            netns: None,
         });
         self.children.push(None);
         Ok(i)
@@ -399,7 +432,14 @@ impl Federation {
             .append(true)
             .open(&node.log)
             .with_context(|| format!("opening {}", node.log.display()))?;
-        let mut command = Command::new(&self.launcher.program);
+        let mut command = match &node.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.launcher.program);
+                c
+            }
+            None => Command::new(&self.launcher.program),
+        };
         match &node.follows {
             None => command
                 .args(&self.launcher.prefix)

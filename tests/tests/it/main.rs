@@ -13,4 +13,5 @@ mod n4_quorum;
 mod n4_state;
 mod n4_trade;
 mod observer;
+mod partition;
 mod support;
