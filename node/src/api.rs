@@ -68,6 +68,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::limits::Guard::new(shared.limits)),
+            crate::limits::guard,
+        ))
         .with_state(shared)
 }
 

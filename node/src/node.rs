@@ -85,6 +85,8 @@ pub struct Shared {
     /// Whether this node only observes (follows, re-executes, serves reads; accepts no
     /// transactions).
     pub observer: bool,
+    /// Limits on each HTTP client.
+    pub limits: crate::limits::ApiLimits,
 }
 
 impl Shared {
@@ -224,6 +226,9 @@ pub struct NodeOptions {
     /// kept.
     #[arg(long)]
     pub resync: bool,
+    /// Limits on each HTTP client.
+    #[command(flatten)]
+    pub limits: crate::limits::ApiLimits,
 }
 
 #[derive(Clone, Debug)]
@@ -413,6 +418,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         genesis: genesis.clone(),
         observer: false,
+        limits: options.limits,
     });
 
     std::thread::Builder::new()
@@ -483,7 +489,13 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("binding the API to {api_addr}"))?;
     info!(%api_addr, "API listening");
     let router = crate::api::router(shared.clone());
-    let api = tokio::spawn(async move { axum::serve(listener, router).await });
+    let api = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
 
     let app = App::new(shared.clone(), Some(signer), address, peers)?;
     tokio::select! {

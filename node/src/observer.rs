@@ -50,6 +50,9 @@ pub struct ObserverOptions {
     /// Where to serve the read API.
     #[arg(long, default_value = "127.0.0.1:8700")]
     pub api: SocketAddr,
+    /// Limits on each HTTP client.
+    #[command(flatten)]
+    pub limits: crate::limits::ApiLimits,
 }
 
 /// Blocks asked for in one request.
@@ -97,13 +100,20 @@ pub async fn run(options: ObserverOptions) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         genesis,
         observer: true,
+        limits: options.limits,
     });
     let listener = tokio::net::TcpListener::bind(options.api)
         .await
         .with_context(|| format!("binding the API to {}", options.api))?;
     info!(api = %options.api, "API listening");
     let router = crate::api::router(shared.clone());
-    let api = tokio::spawn(async move { axum::serve(listener, router).await });
+    let api = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
     let clients: Vec<Client> = options
         .follow
         .iter()

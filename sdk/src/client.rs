@@ -93,7 +93,22 @@ impl Client {
         self
     }
 
+    /// A GET, retried (at most three times, a second apart) while the node answers
+    /// `429 rate_limited`: reads are idempotent.
     fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let mut attempts = 0;
+        loop {
+            match self.get_once(path) {
+                Err(ClientError::Api { status: 429, .. }) if attempts < 3 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn get_once(&self, path: &str) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut request = self.agent.get(&url);
         if let Some((participant, key)) = &self.identity {

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod faults;
 mod history;
+mod limits;
 mod load;
 mod n4_commit;
 mod n4_crash;
