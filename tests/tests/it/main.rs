@@ -14,5 +14,6 @@ mod n4_quorum;
 mod n4_state;
 mod n4_trade;
 mod observer;
+mod outsider;
 mod partition;
 mod support;
