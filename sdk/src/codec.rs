@@ -161,6 +161,20 @@ mod properties {
             }
             let _ = super::decode::<Block>(&bytes, super::MAX_BLOCK_BYTES);
             let _ = super::decode::<Genesis>(&bytes, super::MAX_GENESIS_BYTES);
+            let _ = super::decode::<crate::block::CommitCertificate>(&bytes, super::MAX_BLOCK_BYTES);
+            let _ = super::decode::<crate::block::SetChange>(&bytes, super::MAX_BLOCK_BYTES);
+            let _ = super::decode::<crate::state_tree::StateProof>(&bytes, super::MAX_BLOCK_BYTES);
+            if let Ok(items) = crate::api::decode_batch(&bytes, 64) {
+                prop_assert_eq!(crate::api::encode_batch(items.iter().copied()), bytes.clone());
+            }
+        }
+
+        /// Arbitrary JSON-looking text never panics the JSON readers of bundles and credentials.
+        #[test]
+        fn json_readers_are_total(text in "\\{[ -~]{0,300}") {
+            let _ = ProofBundle::parse(text.as_bytes());
+            let _ = crate::credential::Credential::parse(text.as_bytes());
+            let _ = serde_json::from_str::<Genesis>(&text);
         }
 
         /// Transactions round-trip through CBOR and JSON with the same id.
