@@ -267,39 +267,16 @@ async fn submit(
 
 /// The transactions of a batch body: a definite CBOR array of canonical transaction byte strings.
 fn decode_batch(bytes: &[u8]) -> Result<Vec<&[u8]>, Response> {
-    let mut decoder = minicbor::Decoder::new(bytes);
-    let count = match decoder.array() {
-        Ok(Some(n)) if n as usize <= MAX_BATCH_TRANSACTIONS => n as usize,
-        _ => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!(
-                    "body must be a definite CBOR array of at most {MAX_BATCH_TRANSACTIONS} \
-                     transactions"
-                ),
-            ));
-        }
-    };
-    let mut items = Vec::with_capacity(count);
-    for i in 0..count {
-        let Ok(tx) = decoder.bytes() else {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!("array item {i} is not a byte string"),
-            ));
-        };
-        items.push(tx);
-    }
-    if decoder.position() != bytes.len() {
-        return Err(error(
+    caravan_sdk::api::decode_batch(bytes, MAX_BATCH_TRANSACTIONS).map_err(|e| {
+        error(
             StatusCode::BAD_REQUEST,
             "malformed",
-            "trailing bytes after the array",
-        ));
-    }
-    Ok(items)
+            format!(
+                "body must be a canonical, definite CBOR array of at most \
+                 {MAX_BATCH_TRANSACTIONS} transaction byte strings: {e}"
+            ),
+        )
+    })
 }
 
 /// Decodes each item and admits the decodable ones together (signatures batch-verified off the

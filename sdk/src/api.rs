@@ -101,7 +101,30 @@ pub fn decode_batch(bytes: &[u8], max: usize) -> Result<Vec<&[u8]>, crate::codec
             "trailing bytes after the array".into(),
         ));
     }
+    // Every length in its shortest form, as `encode_batch` writes it: then the sizes add up.
+    let canonical = cbor_head_len(count as u64)
+        + items
+            .iter()
+            .map(|item| cbor_head_len(item.len() as u64) + item.len())
+            .sum::<usize>();
+    if canonical != bytes.len() {
+        return Err(CodecError::NonCanonical {
+            found: bytes.len(),
+            canonical,
+        });
+    }
     Ok(items)
+}
+
+/// Bytes of a CBOR head (major type and length) in its shortest form.
+fn cbor_head_len(n: u64) -> usize {
+    match n {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
 }
 
 /// Most blocks one `GET /v1/sync/blocks` returns.
@@ -318,4 +341,28 @@ pub struct ParticipantView {
     pub registered_at: Height,
     /// Its SCO code, for an enterprise.
     pub sco_code: Option<crate::trade::ident::ScoCode>,
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::{decode_batch, encode_batch};
+
+    #[test]
+    fn batches_round_trip_and_only_their_shortest_form_is_read() {
+        let items: Vec<&[u8]> = vec![b"a", &[7u8; 30], b""];
+        let body = encode_batch(items.iter().copied());
+        assert_eq!(decode_batch(&body, 8).expect("decode"), items);
+        assert!(decode_batch(&body, 2).is_err(), "more items than allowed");
+        // An empty array written with an eight-byte length (found by fuzzing).
+        let long_head = [0x9b, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(decode_batch(&long_head, 8).is_err());
+        // A one-byte string whose length is written in two bytes.
+        let long_item = [0x81, 0x58, 0x01, b'a'];
+        assert!(decode_batch(&long_item, 8).is_err());
+        assert!(decode_batch(&[0x81, 0x41, b'a'], 8).is_ok());
+        // Trailing bytes, an indefinite array, an item that is not a byte string.
+        assert!(decode_batch(&[0x80, 0x00], 8).is_err());
+        assert!(decode_batch(&[0x9f, 0xff], 8).is_err());
+        assert!(decode_batch(&[0x81, 0x01], 8).is_err());
+    }
 }
