@@ -199,8 +199,10 @@ fn partitions_minority_leader_and_majority_then_heal() {
     // submitted record stays pending, and after the heal it commits.
     network.cut(2);
     network.cut(3);
-    std::thread::sleep(Duration::from_millis(500));
-    let stalled_at = height(&net, 0);
+    // A block decided just before the cut may still reach the other side of it; nothing later
+    // can be decided without a quorum.
+    std::thread::sleep(Duration::from_secs(1));
+    let stalled_at = height(&net, 0).max(height(&net, 1));
     let pending = record(&net, &exporter, 10_000);
     assert!(matches!(
         net.fed.client(0).submit(&pending, false),
@@ -209,10 +211,10 @@ fn partitions_minority_leader_and_majority_then_heal() {
     let window = Instant::now() + Duration::from_secs(5);
     while Instant::now() < window {
         for i in [0, 1] {
-            assert_eq!(
-                height(&net, i),
-                stalled_at,
-                "node {i} committed without a quorum"
+            let h = height(&net, i);
+            assert!(
+                h <= stalled_at,
+                "node {i} committed {h} without a quorum (stalled at {stalled_at})"
             );
         }
         std::thread::sleep(Duration::from_millis(250));
