@@ -398,27 +398,12 @@ impl Federation {
 
     /// Pauses node `i` (SIGSTOP): it neither runs nor answers until [`Federation::resume`].
     pub fn pause(&mut self, i: usize) -> anyhow::Result<()> {
-        self.signal(i, "-STOP")
+        self.signal_pid(i, "-STOP").map(|_| ())
     }
 
     /// Resumes a paused node (SIGCONT).
     pub fn resume(&mut self, i: usize) -> anyhow::Result<()> {
-        self.signal(i, "-CONT")
-    }
-
-    fn signal(&mut self, i: usize, signal: &str) -> anyhow::Result<()> {
-        let pid = self.nodes[i]
-            .pid
-            .with_context(|| format!("node {} is not running", self.nodes[i].agency))?;
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(pid.to_string())
-            .status()
-            .context("running kill")?;
-        if !status.success() {
-            bail!("kill {signal} {pid} failed");
-        }
-        Ok(())
+        self.signal_pid(i, "-CONT").map(|_| ())
     }
 
     /// Starts node `i` with extra command-line arguments (a validator's, e.g. `--resync`).
