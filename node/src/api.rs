@@ -67,6 +67,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::explorer::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(crate::limits::Guard::new(shared.limits)),

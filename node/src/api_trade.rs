@@ -40,7 +40,7 @@ fn forbidden(detail: impl Into<String>) -> Response {
     error(StatusCode::FORBIDDEN, "forbidden", detail)
 }
 
-fn get<T>(reader: &Reader, key: &[u8]) -> Result<Option<T>, Response>
+pub(crate) fn get<T>(reader: &Reader, key: &[u8]) -> Result<Option<T>, Response>
 where
     T: for<'b> minicbor::Decode<'b, ()> + minicbor::Encode<()>,
 {
@@ -59,7 +59,7 @@ pub(crate) struct ReaderIdentity {
 }
 
 impl ReaderIdentity {
-    fn is_agency(&self) -> bool {
+    pub(crate) fn is_agency(&self) -> bool {
         self.participant.is_agency()
     }
 
@@ -415,15 +415,28 @@ pub async fn document(
         }
         Err(r) => return r,
     };
-    let mut full = who.is_agency() || d.issuer == who.id;
-    if !full && let Some(ucr) = &d.consignment {
-        match get::<Consignment>(&reader, &tkeys::consignment(ucr)) {
-            Ok(Some(k)) => full = k.parties.contains(&who.id),
-            Ok(None) => {}
-            Err(r) => return r,
-        }
-    }
+    let full = match may_read_document(&reader, &who, &d) {
+        Ok(full) => full,
+        Err(r) => return r,
+    };
     axum::Json(document_view(d, full)).into_response()
+}
+
+/// Whether `who` may read a document's key fields: its issuer, its consignment's parties and
+/// the agencies.
+pub(crate) fn may_read_document(
+    reader: &Reader,
+    who: &ReaderIdentity,
+    d: &DocumentRecord,
+) -> Result<bool, Response> {
+    if who.is_agency() || d.issuer == who.id {
+        return Ok(true);
+    }
+    if let Some(ucr) = &d.consignment {
+        return Ok(get::<Consignment>(reader, &tkeys::consignment(ucr))?
+            .is_some_and(|k| k.parties.contains(&who.id)));
+    }
+    Ok(false)
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ pub mod api;
 pub mod api_trade;
 pub mod consensus;
 pub mod execution;
+pub mod explorer;
 pub mod limits;
 pub mod mempool;
 pub mod node;

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use minicbor::{Decode, Encode};
-use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition};
+use redb::{Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition};
 
 use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
 use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
@@ -35,6 +35,11 @@ const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nod
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Certified validator-set changes, by the height of the outgoing set's last header.
 const SET_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("validator_changes");
+/// This node's own summary of each block, for the explorer (not part of the protocol).
+const SUMMARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("block_summaries");
+/// This node's search index: a normalised term (document number, container, train) to the
+/// documents that carry it (not part of the protocol).
+const SEARCH: MultimapTableDefinition<&str, &[u8]> = MultimapTableDefinition::new("search");
 
 /// The store's page cache.
 const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -263,6 +268,22 @@ impl Store {
                     .insert(height, codec::encode(&change).as_slice())
                     .map_err(db)?;
             }
+            txn.open_table(SUMMARIES)
+                .map_err(db)?
+                .insert(
+                    height,
+                    crate::explorer::BlockSummary::of(block, block_id)
+                        .to_bytes()
+                        .as_slice(),
+                )
+                .map_err(db)?;
+            let terms = crate::explorer::search_terms(&effects.writes);
+            if !terms.is_empty() {
+                let mut search = txn.open_multimap_table(SEARCH).map_err(db)?;
+                for (term, entry) in &terms {
+                    search.insert(term.as_str(), entry.as_slice()).map_err(db)?;
+                }
+            }
             txn.open_table(META)
                 .map_err(db)?
                 .insert("tip", codec::encode(&effects.tip).as_slice())
@@ -307,6 +328,41 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// This node's summary of the block at `height`, made when it committed the block; made
+    /// from the block itself for a block committed before summaries were kept.
+    pub fn summary(
+        &self,
+        height: Height,
+    ) -> Result<Option<crate::explorer::BlockSummary>, StoreError> {
+        let stored = match self.txn.open_table(SUMMARIES) {
+            Ok(table) => table.get(height.0).map_err(db)?.map(|v| v.value().to_vec()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(db(e)),
+        };
+        if let Some(bytes) = stored {
+            return crate::explorer::BlockSummary::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("summary of block {height}: {e}")));
+        }
+        Ok(self
+            .block(height)?
+            .map(|(block, _)| crate::explorer::BlockSummary::of(&block, block.id())))
+    }
+
+    /// The search index's entries for a normalised term.
+    pub fn search(&self, term: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let table = match self.txn.open_multimap_table(SEARCH) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db(e)),
+        };
+        let mut out = Vec::new();
+        for value in table.get(term).map_err(db)? {
+            out.push(value.map_err(db)?.value().to_vec());
+        }
+        Ok(out)
+    }
+
     /// The block at `height` with its certificate.
     pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
         Ok(match self.block_bytes(height)? {

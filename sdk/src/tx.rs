@@ -454,6 +454,28 @@ fn short_text(what: &str, text: &str, max: usize) -> Result<(), Rejection> {
 }
 
 impl Body {
+    /// Its JSON `type`, e.g. `anchor_document`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::RegisterParticipant { .. } => "register_participant",
+            Body::AnchorRecord { .. } => "anchor_record",
+            Body::RegisterEnterprise { .. } => "register_enterprise",
+            Body::AttestCredit { .. } => "attest_credit",
+            Body::RevokeCredit { .. } => "revoke_credit",
+            Body::AnchorDocument { .. } => "anchor_document",
+            Body::AmendDocument { .. } => "amend_document",
+            Body::WithdrawDocument { .. } => "withdraw_document",
+            Body::OpenConsignment { .. } => "open_consignment",
+            Body::RecordTransportEvent { .. } => "record_transport_event",
+            Body::CloseConsignment { .. } => "close_consignment",
+            Body::AttestReport { .. } => "attest_report",
+            Body::RegisterLien { .. } => "register_lien",
+            Body::ReleaseLien { .. } => "release_lien",
+            Body::ProposeChange { .. } => "propose_change",
+            Body::ApproveChange { .. } => "approve_change",
+        }
+    }
+
     /// The roles allowed to submit this body.
     pub fn allowed_roles(&self) -> &'static [Role] {
         match self {
@@ -993,6 +1015,20 @@ mod tests {
         let json = serde_json::to_string(&tx).expect("json");
         let from_json: SignedTx = serde_json::from_str(&json).expect("from json");
         assert_eq!(from_json.id(), tx.id());
+    }
+
+    #[test]
+    fn type_name_is_the_json_type() {
+        let key = Keypair::from_seed(&[5; 32]);
+        for body in [
+            sample(&key).tx.body,
+            Body::ApproveChange {
+                proposal: TxId(Digest([3; 32])),
+            },
+        ] {
+            let json = serde_json::to_value(&body).expect("json");
+            assert_eq!(json["type"], body.type_name());
+        }
     }
 
     #[test]

@@ -115,9 +115,74 @@ fn print_report(report: &Report) {
     }
 }
 
+/// What the demo leaves on the ledger, for people and tests to look up (also written to
+/// `DIR/demo.json`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DemoFacts {
+    /// The consignment's reference.
+    pub ucr: String,
+    /// The exporter's SCO code.
+    pub sco_code: String,
+    /// The customs grade attestation (a transaction id).
+    pub grade_attestation: TxId,
+    /// The financed invoice's document id.
+    pub invoice: TxId,
+    /// The rail consignment note's number, its train and one of its containers.
+    pub rail_note_number: String,
+    /// The train.
+    pub train: String,
+    /// A container on the train.
+    pub container: String,
+    /// Each participant's key file, by participant id: sign in to the explorer with them.
+    pub keys: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// The explorer's address on each node.
+    pub explorer: Vec<String>,
+}
+
+/// Saves an actor's key as `DIR/keys/ID.key` (0600) so that people can sign in with it.
+fn save_key(dir: &Path, actor: &Actor) -> anyhow::Result<std::path::PathBuf> {
+    let folder = dir.join("keys");
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let path = folder.join(format!("{}.key", actor.id));
+    if path.exists() {
+        std::fs::remove_file(&path).with_context(|| format!("replacing {}", path.display()))?;
+    }
+    caravan_sdk::keys::write_key_file(&path, "participant", &actor.key)?;
+    Ok(path)
+}
+
 /// Runs the demo in `dir`. With `exit`, stops the federation and returns when every step has
 /// succeeded; otherwise keeps it running until the process is interrupted.
 pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
+    let (mut fed, facts) = scenario(dir, launcher)?;
+    println!("\nThe federation is running:");
+    for node in &fed.nodes {
+        println!("    {:<16} {}/health", node.agency, node.api_url);
+    }
+    println!("    genesis: {}", fed.genesis_path.display());
+    println!("\nExplorer (any node): {}", facts.explorer.join("  "));
+    println!(
+        "    sign in with a participant's key from {}",
+        dir.join("keys").display()
+    );
+    println!(
+        "    search for {} (SCO code), {} (consignment), {} (train) or {} (container)",
+        facts.sco_code, facts.ucr, facts.train, facts.container
+    );
+    if exit {
+        fed.stop_all()?;
+        println!("\ndemo complete: every step succeeded");
+        return Ok(());
+    }
+    println!("\nPress Ctrl-C to stop.");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Runs every step of the demo on a new federation in `dir` and returns it running, with what
+/// it put on the ledger.
+pub fn scenario(dir: &Path, launcher: Launcher) -> anyhow::Result<(Federation, DemoFacts)> {
     println!("Caravan demo: a federated trust ledger for SCO cross-border trade");
     println!("working folder: {}", dir.display());
 
@@ -667,18 +732,34 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
         Err(e) => println!("    REFUSED at link '{}': {e}", e.link()),
     }
 
-    println!("\nThe federation is running:");
-    for node in &fed.nodes {
-        println!("    {:<16} {}/health", node.agency, node.api_url);
+    let rail_note = sample::rail_consignment_note();
+    let mut keys = std::collections::BTreeMap::new();
+    for actor in [
+        &exporter, &cosco, &rail, &bank_qd, &bank_ala, &qingdao, &khorgos,
+    ] {
+        keys.insert(actor.id.to_string(), save_key(dir, actor)?);
     }
-    println!("    genesis: {}", fed.genesis_path.display());
-    if exit {
-        fed.stop_all()?;
-        println!("\ndemo complete: every step succeeded");
-        return Ok(());
-    }
-    println!("\nPress Ctrl-C to stop.");
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
+    let facts = DemoFacts {
+        ucr: UCR.to_string(),
+        sco_code: enterprise_sco.to_string(),
+        grade_attestation: grade_id,
+        invoice: invoice_id,
+        train: rail_note.vessel_voyage_or_train.clone().unwrap_or_default(),
+        container: rail_note
+            .containers
+            .first()
+            .map(|c| c.container.as_str().to_string())
+            .unwrap_or_default(),
+        rail_note_number: rail_note.number,
+        keys,
+        explorer: fed
+            .nodes
+            .iter()
+            .map(|n| format!("{}/", n.api_url))
+            .collect(),
+    };
+    let facts_path = dir.join("demo.json");
+    std::fs::write(&facts_path, serde_json::to_vec_pretty(&facts)?)
+        .with_context(|| format!("writing {}", facts_path.display()))?;
+    Ok((fed, facts))
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod explorer_api;
 mod faults;
 mod history;
 mod limits;
