@@ -14,6 +14,7 @@ mod n4_governance;
 mod n4_quorum;
 mod n4_state;
 mod n4_trade;
+mod openapi_hostile;
 mod observer;
 mod outsider;
 mod partition;
