@@ -408,8 +408,13 @@ impl Federation {
 
     /// Starts node `i` with extra command-line arguments (a validator's, e.g. `--resync`).
     pub fn start_with(&mut self, i: usize, extra: &[&str]) -> anyhow::Result<()> {
-        if self.children[i].is_some() {
-            return Ok(());
+        // A node that exited by itself (a full disk, a refused store) is started again; one
+        // that still runs is left alone.
+        if let Some(child) = self.children[i].as_mut() {
+            if child.try_wait()?.is_none() {
+                return Ok(());
+            }
+            self.children[i] = None;
         }
         let node = &mut self.nodes[i];
         let log = File::options()

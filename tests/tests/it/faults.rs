@@ -204,3 +204,138 @@ fn corrupted_store_is_refused_and_recovered_by_resync() {
     history.check(&mut net, &[0, 1, 2, 3]);
     net.fed.stop_all().expect("stop");
 }
+
+/// A small tmpfs mounted over a node's data folder, unmounted on drop.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Result<SmallDisk, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(SmallDisk {
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn grow(&self, size: &str) {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.path)
+            .output()
+            .expect("remount");
+        assert!(
+            out.status.success(),
+            "remount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[test]
+fn disk_full_on_one_validator_loses_nothing_and_it_recovers_with_space() {
+    // Node 3's data folder (its store and its consensus WAL) is a 1 MiB tmpfs: it fills under
+    // load while the other three carry on.
+    let mut net = testnet(4, &[0, 1, 2]);
+    let home = net.fed.nodes[3].home.clone();
+    let disk = match SmallDisk::mount(&home, "1m") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "disk-full test DID NOT RUN: mounting a small tmpfs needs CAP_SYS_ADMIN ({e})"
+            );
+            return;
+        }
+    };
+    net.fed.start(3).expect("start node 3");
+    net.fed
+        .wait_healthy(3, Duration::from_secs(60))
+        .expect("node 3 healthy");
+    let exporter = register_exporter(&net, 0, "CN-EXPORTER-DISK-FULL");
+    let txs = (1..=20_000).map(|n| record(&net, &exporter, n)).collect();
+    let history = History::default();
+    let load = Load::start(&net, &history, &[0, 1, 2, 3], txs);
+
+    // Wait until node 3 can no longer write: its process ends, or its height stops while the
+    // others go on.
+    let log = net.fed.nodes[3].log.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let full = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("No space left on device") || l.contains("StorageFull"))
+        {
+            eprintln!("node 3 on its full disk: {line}");
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        full,
+        "node 3 never reported a full disk; last log lines:\n{}",
+        caravan_testnet::federation::tail(&log, 30)
+    );
+    let stalled = net.fed.client(0).health().expect("health").height;
+    // Rounds that node 3 would propose time out first; the others still commit.
+    std::thread::sleep(Duration::from_secs(8));
+    let later = net.fed.client(0).health().expect("health").height;
+    assert!(
+        later.0 > stalled.0,
+        "the three others stopped while node 3's disk was full: {stalled} -> {later}"
+    );
+
+    // Space comes back; node 3 is restarted (if it stopped) and catches up.
+    disk.grow("512m");
+    let running = net.fed.nodes[3]
+        .pid
+        .is_some_and(caravan_testnet::federation::alive);
+    eprintln!(
+        "node 3 after its disk filled: process {}",
+        if running {
+            "still running (stopped now)"
+        } else {
+            "exited"
+        }
+    );
+    if running {
+        net.fed.stop(3).expect("stop node 3");
+    }
+    net.fed.start(3).expect("restart node 3");
+    if let Err(e) = net.fed.wait_healthy(3, Duration::from_secs(60)) {
+        panic!(
+            "node 3 not healthy with space again: {e:#}\n{}",
+            caravan_testnet::federation::tail(&log, 40)
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    load.finish();
+    let (submitted, acknowledged) = history.counts();
+    assert!(
+        acknowledged >= 50,
+        "only {acknowledged} of {submitted} acknowledged"
+    );
+    history.check(&mut net, &[0, 1, 2, 3]);
+    net.fed.stop_all().expect("stop");
+    drop(disk);
+}
