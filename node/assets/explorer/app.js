@@ -72,6 +72,7 @@ const state = {
   session: null,
   // Node clock minus this browser's clock, when they differ by more than 30 s.
   clockOffset: 0,
+  clockKnown: false,
   overview: null,
   lastOverviewAt: 0,
   blockTimes: new Map(),
@@ -352,6 +353,7 @@ function requestTarget(pathAndQuery) {
 function noteClock(response) {
   const date = Date.parse(response.headers.get("date") || "");
   if (!Number.isFinite(date)) return;
+  state.clockKnown = true;
   const offset = date - Date.now();
   // The Date header has one-second resolution: only a real difference is corrected.
   state.clockOffset = Math.abs(offset) > 30_000 ? offset : 0;
@@ -369,7 +371,15 @@ async function request(pathAndQuery, { signed = false, as = null, bytes = false 
     let signature;
     try {
       const caravan = await verifier();
-      const time = Date.now() + state.clockOffset;
+      if (!state.clockKnown) {
+        // A signed read must be within 5 minutes of the node's clock: learn it from any answer.
+        try {
+          noteClock(await fetch("/health", { cache: "no-store" }));
+        } catch {
+          /* the request below reports the network error */
+        }
+      }
+      const time = Math.floor(Date.now() + state.clockOffset);
       signature = await caravan.signRead(who.key, "GET", target, time);
       if (!signature || signature.error) {
         return { ok: false, status: 0, error: "signing", detail: signature ? signature.error : "" };
@@ -543,6 +553,7 @@ function downloadButton({ path, filename, test, text, verifyTest }) {
     type: "button",
     class: "button small secondary",
     test: verifyTest,
+    "aria-label": `${t("download.verify_here")}: ${text}`,
     onclick: async () => {
       check.disabled = true;
       status.textContent = t("common.loading");
