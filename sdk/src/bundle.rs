@@ -139,6 +139,47 @@ impl ProofBundle {
         codec::decode(bytes, codec::MAX_BUNDLE_BYTES).map_err(VerifyError::Decode)
     }
 
+    /// The links [`BundleVerifier::verify_traced`] checks for this bundle, in the order it
+    /// checks them: the genesis, the encoding, the validator-set changes when the bundle
+    /// carries any, then the links of the transaction (with its signer's registration when
+    /// the bundle carries one) and of the state value, for the parts the bundle carries.
+    pub fn links(&self) -> Vec<Link> {
+        let mut links = vec![
+            Link::new(Part::Bundle, link::GENESIS),
+            Link::new(Part::Bundle, link::ENCODING),
+        ];
+        if !self.validator_changes.is_empty() {
+            links.push(Link::new(Part::Bundle, link::VALIDATOR_SET_CHANGE));
+        }
+        let transaction = |name| Link::new(Part::Transaction, name);
+        if self.item.is_some() {
+            links.extend([link::CHAIN, link::SIGNER].map(transaction));
+            if self.signer_registration.is_some() {
+                links.push(transaction(link::SIGNER_REGISTRATION));
+            }
+            links.extend(
+                [
+                    link::SIGNATURE,
+                    link::RECEIPT,
+                    link::INCLUSION_PROOF,
+                    link::HEADER,
+                    link::CERTIFICATE,
+                ]
+                .map(transaction),
+            );
+        } else if self.signer_registration.is_some() {
+            // A registration without a transaction is refused at the signer link.
+            links.push(transaction(link::SIGNER));
+        }
+        if self.state.is_some() {
+            links.extend(
+                [link::HEADER, link::CERTIFICATE, link::STATE_PROOF]
+                    .map(|name| Link::new(Part::State, name)),
+            );
+        }
+        links
+    }
+
     /// Reads a bundle in CBOR or JSON (recognised by its first byte).
     pub fn parse(bytes: &[u8]) -> Result<Self, VerifyError> {
         match bytes.first() {
@@ -216,6 +257,67 @@ pub struct TxFacts {
     pub log_size: u64,
     /// The agencies whose precommits certify the block.
     pub certified_by: Vec<AgencyId>,
+}
+
+/// The names of the links of a bundle's verification, as [`VerifyError::link`] gives them.
+pub mod link {
+    /// The genesis: every founder signed it.
+    pub const GENESIS: &str = "genesis";
+    /// The bundle's encoding, version and content.
+    pub const ENCODING: &str = "encoding";
+    /// The transaction is for the genesis's chain.
+    pub const CHAIN: &str = "chain";
+    /// The transaction's signature.
+    pub const SIGNATURE: &str = "signature";
+    /// The signer's key is known.
+    pub const SIGNER: &str = "signer";
+    /// The proof of the signer's registration.
+    pub const SIGNER_REGISTRATION: &str = "signer registration";
+    /// The receipt agrees with the inclusion proof and the header.
+    pub const RECEIPT: &str = "receipt";
+    /// The inclusion proof leads to the header's log root.
+    pub const INCLUSION_PROOF: &str = "inclusion proof";
+    /// The header names the validator set in force at its height.
+    pub const HEADER: &str = "header";
+    /// A quorum of that set certifies the header.
+    pub const CERTIFICATE: &str = "certificate";
+    /// Each change of the validator set is certified by the set before it.
+    pub const VALIDATOR_SET_CHANGE: &str = "validator-set change";
+    /// The state proof leads to the header's state root.
+    pub const STATE_PROOF: &str = "state proof";
+}
+
+/// Which part of a proof bundle (or of the credential carrying it) a link checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The genesis, the bundle's encoding, and the chain of validator-set changes.
+    Bundle,
+    /// The transaction and its proofs.
+    Transaction,
+    /// The state value and its proofs.
+    State,
+    /// A credential's form and its proof value (`crate::credential`).
+    Credential,
+    /// A credential's claims, against what its bundle proves.
+    Claims,
+}
+
+/// One link of a verification: a check, named as a failure of it is named. Within one
+/// verification, no two links have the same part and name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Link {
+    /// The part it checks.
+    pub part: Part,
+    /// Its name, one of [`link`] (or `credential` and `proof value` for a credential).
+    pub name: &'static str,
+}
+
+impl Link {
+    /// The link `name` of `part`.
+    pub const fn new(part: Part, name: &'static str) -> Self {
+        Link { part, name }
+    }
 }
 
 /// The link of a bundle that failed.
@@ -297,18 +399,18 @@ impl VerifyError {
     /// The name of the failed link.
     pub fn link(&self) -> &'static str {
         match self {
-            VerifyError::Genesis(_) => "genesis",
-            VerifyError::Decode(_) | VerifyError::Version(_) | VerifyError::Empty => "encoding",
-            VerifyError::WrongChain { .. } => "chain",
-            VerifyError::Signature { .. } => "signature",
-            VerifyError::Signer(_) => "signer",
-            VerifyError::Registration(_) => "signer registration",
-            VerifyError::Receipt(_) => "receipt",
-            VerifyError::Inclusion(_) => "inclusion proof",
-            VerifyError::Header(_) => "header",
-            VerifyError::Certificate(_) => "certificate",
-            VerifyError::SetChange { .. } => "validator-set change",
-            VerifyError::StateProof { .. } => "state proof",
+            VerifyError::Genesis(_) => link::GENESIS,
+            VerifyError::Decode(_) | VerifyError::Version(_) | VerifyError::Empty => link::ENCODING,
+            VerifyError::WrongChain { .. } => link::CHAIN,
+            VerifyError::Signature { .. } => link::SIGNATURE,
+            VerifyError::Signer(_) => link::SIGNER,
+            VerifyError::Registration(_) => link::SIGNER_REGISTRATION,
+            VerifyError::Receipt(_) => link::RECEIPT,
+            VerifyError::Inclusion(_) => link::INCLUSION_PROOF,
+            VerifyError::Header(_) => link::HEADER,
+            VerifyError::Certificate(_) => link::CERTIFICATE,
+            VerifyError::SetChange { .. } => link::VALIDATOR_SET_CHANGE,
+            VerifyError::StateProof { .. } => link::STATE_PROOF,
         }
     }
 }
@@ -499,13 +601,19 @@ pub fn verify_extension(
     Ok(())
 }
 
-/// Verifies the proofs of one transaction, given the key its signer signs with.
+/// Records each link passed, by name, for [`BundleVerifier::verify_traced`].
+type Pass<'p> = dyn FnMut(&'static str) + 'p;
+
+/// Verifies the proofs of one transaction, given the key its signer signs with, calling
+/// `pass` with each link it passes after the chain: signature, receipt, inclusion proof, header
+/// and certificate.
 fn verify_proven(
     verifier: &BundleVerifier<'_>,
     history: &ValidatorHistory,
     chain_id: &ChainId,
     proven: &ProvenTx,
     key: &PublicKey,
+    pass: &mut Pass<'_>,
 ) -> Result<Vec<AgencyId>, VerifyError> {
     let tx = &proven.transaction;
     if &tx.tx.chain_id != chain_id {
@@ -522,6 +630,7 @@ fn verify_proven(
             signer: tx.tx.signer.clone(),
             key: *key,
         })?;
+    pass(link::SIGNATURE);
     let receipt = &proven.receipt;
     if receipt.height != proven.header.height {
         return Err(VerifyError::Receipt(format!(
@@ -541,14 +650,19 @@ fn verify_proven(
             proven.inclusion.tree_size, proven.header.log_size
         )));
     }
+    pass(link::RECEIPT);
     let leaf = LogEntry {
         tx_id,
         receipt: receipt.clone(),
     }
     .leaf_hash();
     proven.inclusion.verify(&leaf, &proven.header.log_root)?;
+    pass(link::INCLUSION_PROOF);
     let set = history.expected_set(&proven.header)?;
-    verifier.certified(&proven.header, &proven.certificate, set)
+    pass(link::HEADER);
+    let certified_by = verifier.certified(&proven.header, &proven.certificate, set)?;
+    pass(link::CERTIFICATE);
+    Ok(certified_by)
 }
 
 /// Verifies `bundle` against `genesis`, offline. To verify many bundles, a [`BundleVerifier`]
@@ -609,22 +723,61 @@ impl<'g> BundleVerifier<'g> {
         Ok(signers)
     }
 
+    /// The genesis this verifier checked.
+    pub fn genesis(&self) -> &'g Genesis {
+        self.genesis
+    }
+
+    /// The genesis's chain id.
+    pub fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
     /// Verifies one bundle: its transaction and its state proof, whichever it carries.
     pub fn verify(&self, bundle: &ProofBundle) -> Result<Proven, VerifyError> {
+        self.verify_traced(bundle, &mut Vec::new())
+    }
+
+    /// Verifies one bundle as [`BundleVerifier::verify`] does, appending to `passed` each link
+    /// as it passes, in order. When the bundle verifies, `passed` ends with all of
+    /// [`ProofBundle::links`]; when it does not, with a prefix of them, and the failed link is
+    /// the next one (the genesis passed when this verifier was made).
+    pub fn verify_traced(
+        &self,
+        bundle: &ProofBundle,
+        passed: &mut Vec<Link>,
+    ) -> Result<Proven, VerifyError> {
+        passed.push(Link::new(Part::Bundle, link::GENESIS));
+        self.verify_after_genesis(bundle, passed)
+    }
+
+    /// Verifies one bundle from its encoding on, appending each link passed to `passed`.
+    pub(crate) fn verify_after_genesis(
+        &self,
+        bundle: &ProofBundle,
+        passed: &mut Vec<Link>,
+    ) -> Result<Proven, VerifyError> {
         if bundle.version != BUNDLE_VERSION {
             return Err(VerifyError::Version(bundle.version));
         }
+        if bundle.item.is_none() && bundle.state.is_none() {
+            return Err(VerifyError::Empty);
+        }
+        passed.push(Link::new(Part::Bundle, link::ENCODING));
         let mut history = ValidatorHistory::from_genesis(self.genesis, self.chain_id);
         history.follow_with(&bundle.validator_changes, &|header, certificate, set| {
             self.certified(header, certificate, set)
         })?;
-        if bundle.item.is_none() && bundle.state.is_none() {
-            return Err(VerifyError::Empty);
+        if !bundle.validator_changes.is_empty() {
+            passed.push(Link::new(Part::Bundle, link::VALIDATOR_SET_CHANGE));
         }
         let transaction = match &bundle.item {
-            Some(item) => {
-                Some(self.verify_item(item, bundle.signer_registration.as_ref(), &history)?)
-            }
+            Some(item) => Some(self.verify_item(
+                item,
+                bundle.signer_registration.as_ref(),
+                &history,
+                &mut |name| passed.push(Link::new(Part::Transaction, name)),
+            )?),
             None if bundle.signer_registration.is_some() => {
                 return Err(VerifyError::Signer(
                     "the bundle carries a signer registration but no transaction".into(),
@@ -633,7 +786,9 @@ impl<'g> BundleVerifier<'g> {
             None => None,
         };
         let state = match &bundle.state {
-            Some(state) => Some(self.verify_state(state, &history)?),
+            Some(state) => Some(self.verify_state_passing(state, &history, &mut |name| {
+                passed.push(Link::new(Part::State, name))
+            })?),
             None => None,
         };
         Ok(Proven { transaction, state })
@@ -646,8 +801,21 @@ impl<'g> BundleVerifier<'g> {
         state: &ProvenState,
         history: &ValidatorHistory,
     ) -> Result<StateFacts, VerifyError> {
+        self.verify_state_passing(state, history, &mut |_| {})
+    }
+
+    /// [`BundleVerifier::verify_state`], calling `pass` with each link it passes: header,
+    /// certificate, state proof.
+    fn verify_state_passing(
+        &self,
+        state: &ProvenState,
+        history: &ValidatorHistory,
+        pass: &mut Pass<'_>,
+    ) -> Result<StateFacts, VerifyError> {
         let set = history.expected_set(&state.header)?;
+        pass(link::HEADER);
         let certified_by = self.certified(&state.header, &state.certificate, set)?;
+        pass(link::CERTIFICATE);
         state
             .proof
             .verify(&state.header.state_root, &state.key, state.value.as_deref())
@@ -655,6 +823,7 @@ impl<'g> BundleVerifier<'g> {
                 key: printable_key(&state.key),
                 error: Box::new(error),
             })?;
+        pass(link::STATE_PROOF);
         Ok(StateFacts {
             key: state.key.clone(),
             value: state.value.clone(),
@@ -666,12 +835,15 @@ impl<'g> BundleVerifier<'g> {
         })
     }
 
-    /// Verifies a transaction and its signer's registration.
+    /// Verifies a transaction and its signer's registration, calling `pass` with each link it
+    /// passes: chain, signer, signer registration (when there is one), then the transaction's
+    /// proofs.
     fn verify_item(
         &self,
         item: &ProvenTx,
         signer_registration: Option<&ProvenTx>,
         history: &ValidatorHistory,
+        pass: &mut Pass<'_>,
     ) -> Result<TxFacts, VerifyError> {
         let genesis = self.genesis;
         let chain_id = self.chain_id;
@@ -682,6 +854,7 @@ impl<'g> BundleVerifier<'g> {
                 found: item.transaction.tx.chain_id,
             });
         }
+        pass(link::CHAIN);
         let signer = &item.transaction.tx.signer;
         let founder = genesis
             .content
@@ -689,13 +862,16 @@ impl<'g> BundleVerifier<'g> {
             .iter()
             .find(|card| card.agency.as_str() == signer.as_str());
         let (key, source) = match (founder, signer_registration) {
-            (Some(card), None) => (
-                card.admin_key,
-                format!(
-                    "admin key of founding agency {}, in the genesis",
-                    card.agency
-                ),
-            ),
+            (Some(card), None) => {
+                pass(link::SIGNER);
+                (
+                    card.admin_key,
+                    format!(
+                        "admin key of founding agency {}, in the genesis",
+                        card.agency
+                    ),
+                )
+            }
             (Some(_), Some(_)) => {
                 return Err(VerifyError::Signer(format!(
                     "{signer} is a founding agency, whose key is in the genesis; the bundle must not carry a registration"
@@ -707,6 +883,9 @@ impl<'g> BundleVerifier<'g> {
                 )));
             }
             (None, Some(registration)) => {
+                // The signer is not a founder and the bundle carries its registration: from
+                // here on, whatever fails is the registration's link.
+                pass(link::SIGNER);
                 let registrar = &registration.transaction.tx.signer;
                 let card = genesis
                 .content
@@ -718,8 +897,15 @@ impl<'g> BundleVerifier<'g> {
                         "registration of {signer} is signed by {registrar}, which is not a founding agency"
                     ))))
                 })?;
-                verify_proven(self, history, &chain_id, registration, &card.admin_key)
-                    .map_err(|e| VerifyError::Registration(Box::new(e)))?;
+                verify_proven(
+                    self,
+                    history,
+                    &chain_id,
+                    registration,
+                    &card.admin_key,
+                    &mut |_| {},
+                )
+                .map_err(|e| VerifyError::Registration(Box::new(e)))?;
                 if registration.receipt.outcome != Outcome::Accepted {
                     return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
                         "the registration was rejected by the ledger".into(),
@@ -755,6 +941,7 @@ impl<'g> BundleVerifier<'g> {
                                 ),
                             ))));
                         }
+                        pass(link::SIGNER_REGISTRATION);
                         (
                             public_key,
                             format!(
@@ -771,7 +958,7 @@ impl<'g> BundleVerifier<'g> {
                 }
             }
         };
-        let certified_by = verify_proven(self, history, &chain_id, item, &key)?;
+        let certified_by = verify_proven(self, history, &chain_id, item, &key, pass)?;
         Ok(TxFacts {
             tx_id: item.transaction.id(),
             signer: signer.clone(),
@@ -1102,6 +1289,343 @@ pub(crate) mod tests {
                 ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
             assert!(verdict.is_err(), "flipping byte {position} still verifies");
         }
+    }
+
+    /// A certified change of the validator set at `height`: agency 3 leaves, a new agency
+    /// joins; certified by a quorum of the founders.
+    fn set_change(genesis: &Genesis, keys: &[(Keypair, Keypair)], height: u64) -> SetChange {
+        let founders = genesis.content.validator_set();
+        let joiner = Keypair::from_seed(&[201; 32]);
+        let mut members: Vec<crate::block::Validator> = founders
+            .validators
+            .iter()
+            .filter(|v| v.public_key != keys[3].0.public())
+            .cloned()
+            .collect();
+        members.push(crate::block::Validator {
+            agency: AgencyId::new("AG-NEW").expect("id"),
+            public_key: joiner.public(),
+            power: 1,
+        });
+        let next = ValidatorSet::new(members);
+        let header = Header {
+            chain_id: genesis.chain_id(),
+            height: Height(height),
+            time_ms: 1_000 * height,
+            parent: BlockId(Digest([9; 32])),
+            transactions_root: crate::block::transactions_root(&[]),
+            transaction_count: 0,
+            log_root: Digest([8; 32]),
+            log_size: 2,
+            state_root: Digest([6; 32]),
+            validators_hash: founders.hash(),
+            next_validators_hash: next.hash(),
+            proposer: founders.validators[0].public_key,
+        };
+        let digest = vote_digest(
+            &genesis.chain_id(),
+            VoteKind::Precommit,
+            header.height,
+            0,
+            Some(&header.id()),
+        );
+        SetChange {
+            certificate: CommitCertificate {
+                height: header.height,
+                round: 0,
+                block_id: header.id(),
+                signatures: keys[..3]
+                    .iter()
+                    .map(|(validator, _)| CommitSignature {
+                        validator: validator.public(),
+                        signature: validator.sign(&digest),
+                    })
+                    .collect(),
+            },
+            header,
+            validators: next,
+        }
+    }
+
+    /// Bundles of every shape, each verifying against the genesis returned: a registered
+    /// participant's transaction, a founder's, a state value, a transaction with a state value,
+    /// and a transaction after a change of the validator set.
+    fn bundles_of_every_shape() -> (Genesis, Vec<(&'static str, ProofBundle)>) {
+        let (genesis, keys) = test_genesis(4);
+        let (sample_genesis, registered, _) = sample_bundle();
+        assert_eq!(sample_genesis, genesis, "the same test genesis");
+        let founder_tx = UnsignedTx {
+            chain_id: genesis.chain_id(),
+            signer: ParticipantId::from(&genesis.content.agencies[1].agency),
+            nonce: Nonce(1),
+            body: Body::AnchorRecord {
+                kind: "note".into(),
+                document_hash: Digest([4; 32]),
+                metadata: Vec::new(),
+            },
+        }
+        .sign(&keys[1].1);
+        let validator_keys: Vec<Keypair> = keys.iter().map(|(v, _)| v.clone()).collect();
+        let founder = ProofBundle {
+            version: BUNDLE_VERSION,
+            item: prove_in_blocks(&genesis, &validator_keys, vec![founder_tx]).pop(),
+            signer_registration: None,
+            state: None,
+            validator_changes: Vec::new(),
+        };
+        let state = state_bundle(
+            &genesis,
+            &keys,
+            5,
+            &sample_entries(false),
+            b"c/attestation-1",
+        );
+        let mut both = registered.clone();
+        both.state = state.state.clone();
+        let mut changed = registered.clone();
+        changed.validator_changes = vec![set_change(&genesis, &keys, 3)];
+        let bundles = vec![
+            ("registered participant", registered),
+            ("founder", founder),
+            ("state", state),
+            ("transaction and state", both),
+            ("after a set change", changed),
+        ];
+        (genesis, bundles)
+    }
+
+    #[test]
+    fn the_trace_of_a_verified_bundle_is_its_plan() {
+        let (genesis, bundles) = bundles_of_every_shape();
+        let verifier = BundleVerifier::new(&genesis).expect("genesis");
+        for (shape, bundle) in &bundles {
+            let mut passed = Vec::new();
+            verifier
+                .verify_traced(bundle, &mut passed)
+                .unwrap_or_else(|e| panic!("{shape}: {e}"));
+            assert_eq!(&passed, &bundle.links(), "{shape}");
+            let unique: std::collections::HashSet<_> = passed.iter().collect();
+            assert_eq!(unique.len(), passed.len(), "{shape}: a link twice");
+        }
+        let names = |b: &ProofBundle| b.links().iter().map(|l| l.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(&bundles[0].1),
+            [
+                "genesis",
+                "encoding",
+                "chain",
+                "signer",
+                "signer registration",
+                "signature",
+                "receipt",
+                "inclusion proof",
+                "header",
+                "certificate"
+            ]
+        );
+        assert_eq!(
+            names(&bundles[2].1),
+            [
+                "genesis",
+                "encoding",
+                "header",
+                "certificate",
+                "state proof"
+            ]
+        );
+        assert!(names(&bundles[4].1).contains(&"validator-set change"));
+        assert_eq!(
+            serde_json::to_value(Link::new(Part::State, link::STATE_PROOF)).expect("json"),
+            serde_json::json!({"part": "state", "name": "state proof"})
+        );
+    }
+
+    #[test]
+    fn the_failed_link_is_the_next_link_of_the_plan() {
+        let (genesis, bundles) = bundles_of_every_shape();
+        let [registered, _, state, both, changed] = bundles
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("five shapes");
+        type Damage = fn(&mut ProofBundle);
+        let cases: Vec<(&str, Part, &str, ProofBundle, Damage)> = vec![
+            (
+                "version",
+                Part::Bundle,
+                link::ENCODING,
+                registered.clone(),
+                |b| b.version = 1,
+            ),
+            (
+                "empty",
+                Part::Bundle,
+                link::ENCODING,
+                changed.clone(),
+                |b| {
+                    b.item = None;
+                    b.signer_registration = None;
+                },
+            ),
+            (
+                "set change",
+                Part::Bundle,
+                link::VALIDATOR_SET_CHANGE,
+                changed.clone(),
+                |b| b.validator_changes[0].certificate.signatures.truncate(2),
+            ),
+            (
+                "registration alone",
+                Part::Transaction,
+                link::SIGNER,
+                both.clone(),
+                |b| b.item = None,
+            ),
+            (
+                "no registration",
+                Part::Transaction,
+                link::SIGNER,
+                registered.clone(),
+                |b| b.signer_registration = None,
+            ),
+            (
+                "registration",
+                Part::Transaction,
+                link::SIGNER_REGISTRATION,
+                registered.clone(),
+                |b| {
+                    if let Some(r) = b.signer_registration.as_mut() {
+                        r.certificate.signatures[1].signature.0[5] ^= 1;
+                    }
+                },
+            ),
+            (
+                "signature",
+                Part::Transaction,
+                link::SIGNATURE,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.transaction.signature.0[0] ^= 1;
+                    }
+                },
+            ),
+            (
+                "receipt",
+                Part::Transaction,
+                link::RECEIPT,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.receipt.log_index += 1;
+                    }
+                },
+            ),
+            (
+                "inclusion",
+                Part::Transaction,
+                link::INCLUSION_PROOF,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.inclusion.path[0].0[0] ^= 1;
+                    }
+                },
+            ),
+            (
+                "header",
+                Part::Transaction,
+                link::HEADER,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.header.validators_hash = Digest([1; 32]);
+                    }
+                },
+            ),
+            (
+                "certificate",
+                Part::Transaction,
+                link::CERTIFICATE,
+                both.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.certificate.signatures.truncate(2);
+                    }
+                },
+            ),
+            (
+                "state header",
+                Part::State,
+                link::HEADER,
+                both.clone(),
+                |b| {
+                    if let Some(s) = b.state.as_mut() {
+                        s.header.validators_hash = Digest([1; 32]);
+                    }
+                },
+            ),
+            (
+                "state certificate",
+                Part::State,
+                link::CERTIFICATE,
+                both.clone(),
+                |b| {
+                    if let Some(s) = b.state.as_mut() {
+                        s.certificate.signatures.truncate(2);
+                    }
+                },
+            ),
+            (
+                "state proof",
+                Part::State,
+                link::STATE_PROOF,
+                state.clone(),
+                |b| {
+                    if let Some(s) = b.state.as_mut() {
+                        s.value = Some(b"forged".to_vec());
+                    }
+                },
+            ),
+        ];
+        let verifier = BundleVerifier::new(&genesis).expect("genesis");
+        for (what, part, name, mut bundle, damage) in cases {
+            damage(&mut bundle);
+            let plan = bundle.links();
+            let mut passed = Vec::new();
+            let e = verifier
+                .verify_traced(&bundle, &mut passed)
+                .expect_err(what);
+            assert!(
+                plan.starts_with(&passed),
+                "{what}: {passed:?} is not a prefix of {plan:?}"
+            );
+            assert_eq!(
+                plan.get(passed.len()),
+                Some(&Link::new(part, name)),
+                "{what}: {e}"
+            );
+            assert_eq!(e.link(), name, "{what}: {e}");
+        }
+
+        // Another federation: the transaction's chain, right after the encoding.
+        let (mut other, _) = test_genesis(4);
+        other.content.chain_name = "another".into();
+        for (i, (_, admin)) in test_genesis(4).1.iter().enumerate() {
+            let id = other.content.agencies[i].agency.clone();
+            other.sign(&id, admin).expect("sign");
+        }
+        let mut passed = Vec::new();
+        let e = BundleVerifier::new(&other)
+            .expect("genesis")
+            .verify_traced(&registered, &mut passed)
+            .expect_err("another chain");
+        assert_eq!(e.link(), link::CHAIN);
+        assert_eq!(
+            registered.links()[passed.len()],
+            Link::new(Part::Transaction, link::CHAIN)
+        );
     }
 
     #[test]

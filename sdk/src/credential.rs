@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::{BundleVerifier, ProofBundle, TxFacts, VerifyError};
+use crate::bundle::{BundleVerifier, Link, Part, ProofBundle, TxFacts, VerifyError, link};
 use crate::codec;
 use crate::genesis::Genesis;
 use crate::hash::Digest;
@@ -38,6 +38,10 @@ pub const MULTIBASE_BASE64URL: char = 'u';
 pub const MEDIA_TYPE: &str = "application/vc";
 /// The largest credential read: the largest bundle in base64, with room for the claims.
 pub const MAX_CREDENTIAL_BYTES: usize = codec::MAX_BUNDLE_BYTES * 4 / 3 + 64 * 1024;
+/// The link of a credential's form and claims, as [`CredentialError::link`] names it.
+pub const LINK_CREDENTIAL: &str = "credential";
+/// The link of a credential's proof value (its multibase encoding).
+pub const LINK_PROOF_VALUE: &str = "proof value";
 
 /// A credit attestation as a Verifiable Credential. Its JSON form is the one the VC Data Model
 /// 2.0 describes; [`Credential::parse`] refuses any member this type does not carry.
@@ -268,8 +272,8 @@ impl CredentialError {
     pub fn link(&self) -> &'static str {
         match self {
             CredentialError::Bundle(e) => e.link(),
-            CredentialError::Multibase { .. } | CredentialError::Base64(_) => "proof value",
-            _ => "credential",
+            CredentialError::Multibase { .. } | CredentialError::Base64(_) => LINK_PROOF_VALUE,
+            _ => LINK_CREDENTIAL,
         }
     }
 }
@@ -423,6 +427,12 @@ fn encode_proof_value(bundle: &ProofBundle) -> String {
 
 /// The proof bundle a proof value carries, decoded with the bundle's size cap.
 fn decode_proof_value(proof_value: &str) -> Result<ProofBundle, CredentialError> {
+    Ok(ProofBundle::from_bytes(&proof_value_bytes(proof_value)?)?)
+}
+
+/// The bytes a proof value carries: multibase base64url without padding, at most the base64
+/// of the largest bundle.
+fn proof_value_bytes(proof_value: &str) -> Result<Vec<u8>, CredentialError> {
     let Some(encoded) = proof_value.strip_prefix(MULTIBASE_BASE64URL) else {
         return Err(CredentialError::Multibase {
             found: proof_value.chars().next(),
@@ -435,10 +445,9 @@ fn decode_proof_value(proof_value: &str) -> Result<ProofBundle, CredentialError>
             encoded.len()
         )));
     }
-    let bytes = URL_SAFE_NO_PAD
+    URL_SAFE_NO_PAD
         .decode(encoded)
-        .map_err(|e| CredentialError::Base64(e.to_string()))?;
-    Ok(ProofBundle::from_bytes(&bytes)?)
+        .map_err(|e| CredentialError::Base64(e.to_string()))
 }
 
 impl Credential {
@@ -533,6 +542,17 @@ impl Credential {
             });
         }
         Ok(credential)
+    }
+
+    /// The proof bundle its proof value carries, decoded (not verified).
+    pub fn bundle(&self) -> Result<ProofBundle, CredentialError> {
+        decode_proof_value(&self.proof.proof_value)
+    }
+
+    /// The links [`verify_credential_traced`] checks for this credential, in order: see
+    /// [`credential_links`].
+    pub fn links(&self) -> Vec<Link> {
+        credential_links(self.bundle().ok().as_ref())
     }
 
     /// Whether `bytes` look like a credential (a JSON object with an `@context`) rather than a
@@ -636,17 +656,59 @@ fn check_form(credential: &Credential) -> Result<(), CredentialError> {
     Ok(())
 }
 
-/// Verifies a credential against `genesis`, offline: its form, the proof bundle its proof value
-/// carries (every link, as [`verify_bundle`](crate::bundle::verify_bundle) checks it), that the
-/// bundle proves an accepted credit attestation, and that every claim equals what the bundle
-/// says. The issuer may be written as its URN alone or with its name.
+/// The links [`verify_credential_traced`] checks for a credential whose proof value carries
+/// `bundle` (none when it does not decode), in order: the genesis, the credential's form
+/// (`credential`), its `proof value`, the bundle's links from its encoding on (only the
+/// encoding when the bundle is unknown), and the claims (`credential` of [`Part::Claims`]).
+pub fn credential_links(bundle: Option<&ProofBundle>) -> Vec<Link> {
+    let mut links = vec![
+        Link::new(Part::Bundle, link::GENESIS),
+        Link::new(Part::Credential, LINK_CREDENTIAL),
+        Link::new(Part::Credential, LINK_PROOF_VALUE),
+    ];
+    match bundle {
+        Some(bundle) => links.extend(
+            bundle
+                .links()
+                .into_iter()
+                .filter(|l| *l != Link::new(Part::Bundle, link::GENESIS)),
+        ),
+        None => links.push(Link::new(Part::Bundle, link::ENCODING)),
+    }
+    links.push(Link::new(Part::Claims, LINK_CREDENTIAL));
+    links
+}
+
+/// Verifies a credential against `genesis`, offline: the genesis, the credential's form, the
+/// proof bundle its proof value carries (every link, as
+/// [`verify_bundle`](crate::bundle::verify_bundle) checks it), that the bundle proves an
+/// accepted credit attestation, and that every claim equals what the bundle says. The issuer
+/// may be written as its URN alone or with its name.
 pub fn verify_credential(
     genesis: &Genesis,
     credential: &Credential,
 ) -> Result<ProvenCredential, CredentialError> {
+    let verifier = BundleVerifier::new(genesis)?;
+    verify_credential_traced(&verifier, credential, &mut Vec::new())
+}
+
+/// Verifies a credential as [`verify_credential`] does, with the genesis `verifier` checked,
+/// appending to `passed` each link as it passes, in order. When the credential verifies,
+/// `passed` ends with all of [`Credential::links`]; when it does not, with a prefix of them,
+/// and the failed link is the next one.
+pub fn verify_credential_traced(
+    verifier: &BundleVerifier<'_>,
+    credential: &Credential,
+    passed: &mut Vec<Link>,
+) -> Result<ProvenCredential, CredentialError> {
+    let genesis = verifier.genesis();
+    passed.push(Link::new(Part::Bundle, link::GENESIS));
     check_form(credential)?;
-    let bundle = decode_proof_value(&credential.proof.proof_value)?;
-    let proven = BundleVerifier::new(genesis)?.verify(&bundle)?;
+    passed.push(Link::new(Part::Credential, LINK_CREDENTIAL));
+    let bytes = proof_value_bytes(&credential.proof.proof_value)?;
+    passed.push(Link::new(Part::Credential, LINK_PROOF_VALUE));
+    let bundle = ProofBundle::from_bytes(&bytes)?;
+    let proven = verifier.verify_after_genesis(&bundle, passed)?;
     let attested = attested(&bundle)?;
     let mut expected = Credential::from_bundle(genesis, &bundle)?;
     if let Issuer::Id(_) = credential.issuer {
@@ -665,6 +727,8 @@ pub fn verify_credential(
     // root at a recent height), it is checked here, and `RevocationStatus` gains the verdict.
     let revocation = RevocationStatus::NotShown;
     let issuer_name = signer_name(genesis, &bundle, attested.signer);
+    let transaction = proven.transaction.ok_or(CredentialError::NoTransaction)?;
+    passed.push(Link::new(Part::Claims, LINK_CREDENTIAL));
     Ok(ProvenCredential {
         credential_id: credential.id.clone(),
         issuer: attested.signer.clone(),
@@ -675,7 +739,7 @@ pub fn verify_credential(
         valid_until: attested.valid_until,
         evidence_hash: attested.evidence_hash,
         revocation,
-        bundle: proven.transaction.ok_or(CredentialError::NoTransaction)?,
+        bundle: transaction,
     })
 }
 
@@ -810,6 +874,74 @@ mod tests {
             bundle,
             "the proof value carries the bundle"
         );
+        assert_eq!(credential.bundle().expect("decodes"), bundle);
+    }
+
+    #[test]
+    fn the_trace_of_a_credential_is_its_plan_up_to_the_failed_link() {
+        let (genesis, bundle) = grade_bundle();
+        let credential = Credential::from_bundle(&genesis, &bundle).expect("credential");
+        let verifier = BundleVerifier::new(&genesis).expect("genesis");
+        let plan = credential.links();
+        let mut passed = Vec::new();
+        verify_credential_traced(&verifier, &credential, &mut passed).expect("verifies");
+        assert_eq!(passed, plan);
+        assert_eq!(plan.first(), Some(&Link::new(Part::Bundle, link::GENESIS)));
+        assert_eq!(plan[1], Link::new(Part::Credential, LINK_CREDENTIAL));
+        assert_eq!(plan[2], Link::new(Part::Credential, LINK_PROOF_VALUE));
+        assert_eq!(plan[3], Link::new(Part::Bundle, link::ENCODING));
+        assert_eq!(plan.last(), Some(&Link::new(Part::Claims, LINK_CREDENTIAL)));
+        assert_eq!(
+            plan.iter().filter(|l| l.name == link::GENESIS).count(),
+            1,
+            "the genesis is checked once"
+        );
+
+        let mut signature = bundle.clone();
+        signature
+            .item
+            .as_mut()
+            .expect("item")
+            .transaction
+            .signature
+            .0[3] ^= 1;
+        let mut bad_cbor = bundle.to_bytes();
+        bad_cbor[0] ^= 0x40;
+        let cases: Vec<(Part, &str, Credential)> = vec![
+            (Part::Credential, LINK_CREDENTIAL, {
+                let mut c = credential.clone();
+                c.proof.cryptosuite = "eddsa-jcs-2022".into();
+                c
+            }),
+            (Part::Credential, LINK_PROOF_VALUE, {
+                let mut c = credential.clone();
+                c.proof.proof_value.replace_range(0..1, "z");
+                c
+            }),
+            (Part::Bundle, link::ENCODING, {
+                let mut c = credential.clone();
+                c.proof.proof_value = format!("u{}", URL_SAFE_NO_PAD.encode(&bad_cbor));
+                c
+            }),
+            (Part::Transaction, link::SIGNATURE, {
+                let mut c = credential.clone();
+                c.proof.proof_value = encode_proof_value(&signature);
+                c
+            }),
+            (Part::Claims, LINK_CREDENTIAL, {
+                let mut c = credential.clone();
+                c.valid_from = "2025-04-01T00:00:00Z".into();
+                c
+            }),
+        ];
+        for (part, name, c) in cases {
+            let plan = c.links();
+            let mut passed = Vec::new();
+            let e = verify_credential_traced(&verifier, &c, &mut passed).expect_err(name);
+            assert!(plan.starts_with(&passed), "{name}: {passed:?} / {plan:?}");
+            assert_eq!(plan.get(passed.len()), Some(&Link::new(part, name)), "{e}");
+            assert_eq!(e.link(), name, "{e}");
+        }
     }
 
     #[test]

@@ -278,7 +278,25 @@ impl Genesis {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| file_err(format!("not a genesis: {e}")))
+        Self::parse_json(text.as_bytes()).map_err(file_err)
+    }
+
+    /// Reads a genesis from its JSON text in memory (without verifying it), at most
+    /// [`codec::MAX_GENESIS_BYTES`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, GenesisError> {
+        Self::parse_json(bytes).map_err(GenesisError::Invalid)
+    }
+
+    /// The genesis a JSON text holds, or why it holds none.
+    fn parse_json(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() > codec::MAX_GENESIS_BYTES {
+            return Err(format!(
+                "{} bytes, the limit is {}",
+                bytes.len(),
+                codec::MAX_GENESIS_BYTES
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("not a genesis: {e}"))
     }
 
     /// Reads and verifies a genesis file.
@@ -365,5 +383,22 @@ pub(crate) mod tests {
         let back: Genesis = serde_json::from_str(&json).expect("parse");
         assert_eq!(back.chain_id(), genesis.chain_id());
         assert!(back.verify().is_ok());
+        assert_eq!(
+            Genesis::from_json(json.as_bytes()).expect("in memory"),
+            genesis
+        );
+    }
+
+    #[test]
+    fn genesis_text_in_memory_is_capped_and_checked() {
+        let e = Genesis::from_json(b"{\"content\": 1}").expect_err("not a genesis");
+        assert!(
+            e.to_string()
+                .starts_with("invalid genesis: not a genesis: "),
+            "{e}"
+        );
+        let large = vec![b' '; codec::MAX_GENESIS_BYTES + 1];
+        let e = Genesis::from_json(&large).expect_err("too large");
+        assert!(e.to_string().contains("the limit is"), "{e}");
     }
 }

@@ -4,15 +4,21 @@
 //! one signature at a time ([`PublicKey::verify`]) or many at once ([`verify_many`]), and get the
 //! same answer either way. Weak (small-order) public keys are refused wherever a key enters the
 //! system. Signing uses ed25519-dalek, whose secret keys are wiped from memory when dropped.
+//!
+//! The operating system's random source serves two things only: fresh keys
+//! ([`Keypair::generate`]) and the coefficients of batch verification. In a browser
+//! (`wasm32-unknown-unknown`) there is none without JavaScript glue, so there keys are not
+//! generated and [`verify_many`] checks each signature alone, with the same answers.
 
 use core::fmt;
 use std::path::Path;
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 use getrandom::rand_core;
 use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::hash::Digest;
 
@@ -115,24 +121,38 @@ pub const BATCH: usize = 128;
 /// the cost when all are valid. A batch that fails is split in two and each half checked again,
 /// down to single signatures, so that a few bad signatures among many cost a few extra batches
 /// rather than checking every signature of their batch alone.
+///
+/// Without an operating-system random source (`wasm32-unknown-unknown`) each signature is
+/// checked alone: the same answers, at the cost of single verification.
 pub fn verify_many(items: &[(PublicKey, Digest, Signature)]) -> Vec<bool> {
     let mut out = Vec::with_capacity(items.len());
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     for chunk in items.chunks(BATCH) {
         bisect(chunk, &mut out);
     }
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    singles(items, &mut out);
     out
 }
 
 /// Below this many signatures a failed batch is re-checked one signature at a time.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 const SINGLES: usize = 4;
 
+/// Checks each signature alone.
+fn singles(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
+    out.extend(
+        items
+            .iter()
+            .map(|(key, message, signature)| key.verify(message, signature).is_ok()),
+    );
+}
+
+/// Checks `items` in one batch, and on failure each half again, down to [`SINGLES`].
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 fn bisect(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
     if items.len() <= SINGLES {
-        out.extend(
-            items
-                .iter()
-                .map(|(key, message, signature)| key.verify(message, signature).is_ok()),
-        );
+        singles(items, out);
         return;
     }
     let mut batch = ed25519_zebra::batch::Verifier::new();
@@ -261,7 +281,9 @@ impl fmt::Debug for Keypair {
 }
 
 impl Keypair {
-    /// A fresh key from the operating system's random source.
+    /// A fresh key from the operating system's random source. Not available in a browser
+    /// build (`wasm32-unknown-unknown`), which has no such source.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     pub fn generate() -> Result<Self, KeyError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Format {
@@ -302,6 +324,13 @@ struct KeyFile {
     secret_seed: String,
 }
 
+impl Drop for KeyFile {
+    /// The seed's hex is as secret as the seed.
+    fn drop(&mut self) {
+        self.secret_seed.zeroize();
+    }
+}
+
 /// Errors reading or writing a key file.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
@@ -318,6 +347,12 @@ pub enum KeyFileError {
     Invalid {
         /// The file.
         path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Text given in memory is not a key file ([`parse_key_file`]).
+    #[error("not a key file: {reason}")]
+    Malformed {
         /// What is wrong.
         reason: String,
     },
@@ -387,17 +422,27 @@ pub fn read_key_file(path: &Path) -> Result<Keypair, KeyFileError> {
                 source,
             })?,
         );
-    let invalid = |reason: String| KeyFileError::Invalid {
-        path: shown.clone(),
-        reason,
-    };
-    let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    parse_key_file(&text).map_err(|e| match e {
+        KeyFileError::Malformed { reason } => KeyFileError::Invalid {
+            path: shown,
+            reason,
+        },
+        other => other,
+    })
+}
+
+/// Reads a key file's text (JSON with `kind`, `public_key` and `secret_seed`, as
+/// [`write_key_file`] writes it) without touching the file system, checking that the public key
+/// is the seed's. The seed's copies made here are wiped from memory; the caller owns `text`.
+pub fn parse_key_file(text: &str) -> Result<Keypair, KeyFileError> {
+    let malformed = |reason: String| KeyFileError::Malformed { reason };
+    let file: KeyFile = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
     let mut seed = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(&file.secret_seed, seed.as_mut())
-        .map_err(|_| invalid("secret_seed is not 32 bytes of hex".into()))?;
+        .map_err(|_| malformed("secret_seed is not 32 bytes of hex".into()))?;
     let key = Keypair::from_seed(&seed);
     if key.public() != file.public_key {
-        return Err(invalid(format!(
+        return Err(malformed(format!(
             "public_key {} does not match the secret seed (which gives {})",
             file.public_key,
             key.public()
@@ -581,6 +626,40 @@ mod tests {
             let single: Vec<bool> = items.iter().map(|(k, m, s)| k.verify(m, s).is_ok()).collect();
             proptest::prop_assert_eq!(verify_many(&items), single);
         }
+    }
+
+    #[test]
+    fn key_file_text_is_read_without_the_file_system() {
+        let key = Keypair::from_seed(&[3; 32]);
+        let text = |public: &str, seed: &str| {
+            format!(
+                r#"{{"kind": "participant", "public_key": "{public}", "secret_seed": "{seed}"}}"#
+            )
+        };
+        let seed = hex::encode(*key.seed());
+        let read = parse_key_file(&text(&key.public().to_hex(), &seed)).expect("a key file");
+        assert_eq!(read.public(), key.public());
+
+        let other = Keypair::from_seed(&[4; 32]).public().to_hex();
+        let refused = |text: &str| match parse_key_file(text) {
+            Err(KeyFileError::Malformed { reason }) => reason,
+            other => panic!("expected a malformed key file, got {other:?}"),
+        };
+        let reason = refused(&text(&other, &seed));
+        assert!(
+            reason.contains("does not match the secret seed"),
+            "{reason}"
+        );
+        let reason = refused(&text(&key.public().to_hex(), &seed[..62]));
+        assert_eq!(reason, "secret_seed is not 32 bytes of hex");
+        assert!(!reason.contains(&seed[..62]), "the seed is not echoed");
+        refused("not json");
+        refused(r#"{"kind": "participant"}"#);
+        let e = parse_key_file(&text(&other, &seed)).expect_err("refused");
+        assert!(
+            e.to_string().starts_with("not a key file: public_key"),
+            "{e}"
+        );
     }
 
     #[test]
