@@ -51,6 +51,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/validators", get(validators))
         .route("/v1/proposals/{id}", get(proposal))
+        .route("/v1/evidence", get(evidence))
         .route("/v1/proof/tx/{id}", get(proof))
         .route("/v1/state/proof", get(state_proof))
         .route("/v1/sco/{code}/proof", get(crate::api_trade::sco_proof))
@@ -595,6 +596,29 @@ async fn validators(State(shared): State<Arc<Shared>>) -> Response {
     };
     match read() {
         Ok(m) => axum::Json(m).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /v1/evidence`: every equivocation recorded on the ledger, oldest report first.
+async fn evidence(State(shared): State<Arc<Shared>>) -> Response {
+    use crate::execution::governance::{EquivocationRecord, gkeys};
+    let read = || -> Result<Vec<EquivocationRecord>, crate::store::StoreError> {
+        let reader = shared.store.reader()?;
+        let mut records = Vec::new();
+        for (key, bytes) in crate::execution::StateView::scan(&reader, &gkeys::equivocations())? {
+            records.push(codec::decode(&bytes, codec::MAX_BLOCK_BYTES).map_err(|e| {
+                crate::store::StoreError::Corrupt(format!(
+                    "evidence {}: {e}",
+                    String::from_utf8_lossy(&key)
+                ))
+            })?);
+        }
+        records.sort_by_key(|r: &EquivocationRecord| r.recorded_at);
+        Ok(records)
+    };
+    match read() {
+        Ok(records) => axum::Json(records).into_response(),
         Err(e) => internal(e),
     }
 }

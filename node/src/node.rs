@@ -229,6 +229,11 @@ pub struct NodeOptions {
     /// Limits on each HTTP client.
     #[command(flatten)]
     pub limits: crate::limits::ApiLimits,
+    /// Test builds only: make this validator Byzantine, e.g. `{"equivocate_votes": {"mode":
+    /// "always"}}` (the engine's ByzantineConfig as JSON). Never in release builds.
+    #[cfg(feature = "byzantine")]
+    #[arg(long)]
+    pub byzantine: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -468,8 +473,66 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     );
     let wal_dir = options.home.join("wal");
     std::fs::create_dir_all(&wal_dir)?;
-    let (channels, _engine) = EngineBuilder::new(ctx.clone(), config)
-        .with_default_wal(WalContext::new(wal_dir.join("consensus.wal"), BorshCodec))
+    let builder = EngineBuilder::new(ctx.clone(), config)
+        .with_default_wal(WalContext::new(wal_dir.join("consensus.wal"), BorshCodec));
+    #[cfg(feature = "byzantine")]
+    let (channels, _engine) = match &options.byzantine {
+        Some(json) => {
+            let byzantine: malachite_engine_byzantine::ByzantineConfig =
+                serde_json::from_str(json).context("--byzantine is not a ByzantineConfig")?;
+            byzantine
+                .validate()
+                .map_err(|e| anyhow::anyhow!("--byzantine: {e}"))?;
+            warn!(config = %json, "this validator is BYZANTINE (test build)");
+            builder
+                .with_byzantine_network(malachite::ByzantineContext {
+                    identity,
+                    codec: BorshCodec,
+                    config: byzantine,
+                    signer: Box::new(signer.clone()),
+                    address,
+                    conflicting_value_fn: Some(Box::new(|value| {
+                        let mut header = (*value.header).clone();
+                        header.time_ms += 1;
+                        crate::consensus::types::Value::new(header)
+                    })),
+                    conflicting_vote_value_fn: Some(Box::new(|_| {
+                        crate::consensus::types::ValueId(caravan_sdk::ids::BlockId(
+                            caravan_sdk::hash::hash(
+                                caravan_sdk::hash::Domain::Content,
+                                b"a block no honest validator proposed",
+                            ),
+                        ))
+                    })),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e:#}"))?
+                .with_default_consensus(ConsensusContext::new_validator(
+                    address,
+                    Box::new(ValidatorVerifier::new(chain_id)),
+                    Box::new(signer.clone()),
+                ))
+                .with_default_sync(SyncContext::new(BorshCodec))
+                .with_default_request(RequestContext::new(100))
+                .build()
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?
+        }
+        None => builder
+            .with_default_network(NetworkContext::new(identity, BorshCodec))
+            .with_default_consensus(ConsensusContext::new_validator(
+                address,
+                Box::new(ValidatorVerifier::new(chain_id)),
+                Box::new(signer.clone()),
+            ))
+            .with_default_sync(SyncContext::new(BorshCodec))
+            .with_default_request(RequestContext::new(100))
+            .build()
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?,
+    };
+    #[cfg(not(feature = "byzantine"))]
+    let (channels, _engine) = builder
         .with_default_network(NetworkContext::new(identity, BorshCodec))
         .with_default_consensus(ConsensusContext::new_validator(
             address,
@@ -497,7 +560,19 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .await
     });
 
-    let app = App::new(shared.clone(), Some(signer), address, peers)?;
+    // The agency's admin key signs its reports of equivocation; a node without it still
+    // validates, and says that it cannot report.
+    let reporter = match load_key(&options.keys, "admin.key") {
+        Ok(key) => Some(crate::consensus::app::Reporter {
+            agency: caravan_sdk::ids::ParticipantId::from(&options.agency),
+            key,
+        }),
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "no admin key: equivocations this node observes will be logged, not reported to the ledger");
+            None
+        }
+    };
+    let app = App::new(shared.clone(), Some(signer), address, peers)?.with_reporter(reporter);
     tokio::select! {
         result = app.run(channels) => {
             result.context("consensus application stopped")?;

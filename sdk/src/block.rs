@@ -185,8 +185,9 @@ impl ValidatorSet {
 }
 
 /// Whether a vote is a prevote or a precommit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[cbor(index_only)]
+#[serde(rename_all = "snake_case")]
 pub enum VoteKind {
     /// First voting step.
     #[n(0)]
@@ -209,6 +210,42 @@ struct VoteContent<'a> {
     round: i64,
     #[n(4)]
     block: Option<&'a BlockId>,
+}
+
+#[derive(Encode)]
+#[cbor(array)]
+struct ProposalContent<'a> {
+    #[n(0)]
+    chain_id: &'a ChainId,
+    #[n(1)]
+    height: u64,
+    #[n(2)]
+    round: i64,
+    #[n(3)]
+    block: &'a BlockId,
+    #[n(4)]
+    pol_round: i64,
+}
+
+/// The digest a proposer signs for a proposal of `block` at `height` and `round`, with its
+/// proof-of-lock round (-1 for none).
+pub fn proposal_digest(
+    chain_id: &ChainId,
+    height: Height,
+    round: i64,
+    block: &BlockId,
+    pol_round: i64,
+) -> Digest {
+    hash(
+        Domain::Proposal,
+        &codec::encode(&ProposalContent {
+            chain_id,
+            height: height.0,
+            round,
+            block,
+            pol_round,
+        }),
+    )
 }
 
 /// The digest a validator signs when it votes: for `block` (or nil) at `height` and `round`

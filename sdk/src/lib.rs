@@ -13,6 +13,7 @@ pub mod block;
 pub mod bundle;
 pub mod codec;
 pub mod credential;
+pub mod evidence;
 pub mod follow;
 pub mod genesis;
 pub mod hash;

@@ -311,6 +311,15 @@ pub enum Body {
         #[n(0)]
         proposal: TxId,
     },
+    /// An agency puts on the ledger the evidence that a validator equivocated: two conflicting
+    /// messages it signed for the same height and round. Agency nodes report what their
+    /// consensus engine observed, by themselves.
+    #[n(16)]
+    ReportEquivocation {
+        /// The two signed messages.
+        #[n(0)]
+        evidence: crate::evidence::Equivocation,
+    },
 }
 
 /// A change of the federation that its agencies decide together (see [`Body::ProposeChange`]).
@@ -473,6 +482,7 @@ impl Body {
             Body::ReleaseLien { .. } => "release_lien",
             Body::ProposeChange { .. } => "propose_change",
             Body::ApproveChange { .. } => "approve_change",
+            Body::ReportEquivocation { .. } => "report_equivocation",
         }
     }
 
@@ -501,7 +511,9 @@ impl Body {
             Body::AttestReport { .. } => &[Role::Customs, Role::Border],
             Body::RegisterLien { .. } | Body::ReleaseLien { .. } => &[Role::Bank],
             // Execution also requires the signer to be an agency of the federation.
-            Body::ProposeChange { .. } | Body::ApproveChange { .. } => &AGENCY_ROLES,
+            Body::ProposeChange { .. }
+            | Body::ApproveChange { .. }
+            | Body::ReportEquivocation { .. } => &AGENCY_ROLES,
         }
     }
 
@@ -699,7 +711,9 @@ impl Body {
                 }
                 Ok(())
             }
-            Body::ReleaseLien { .. } | Body::ApproveChange { .. } => Ok(()),
+            Body::ReleaseLien { .. }
+            | Body::ApproveChange { .. }
+            | Body::ReportEquivocation { .. } => Ok(()),
             Body::ProposeChange { change } => change.validate(),
         }
     }
@@ -1024,6 +1038,25 @@ mod tests {
             sample(&key).tx.body,
             Body::ApproveChange {
                 proposal: TxId(Digest([3; 32])),
+            },
+            Body::ReportEquivocation {
+                evidence: crate::evidence::Equivocation::Proposals {
+                    validator: key.public(),
+                    first: crate::evidence::SignedProposal {
+                        height: crate::ids::Height(1),
+                        round: 0,
+                        block: crate::ids::BlockId(Digest([1; 32])),
+                        pol_round: -1,
+                        signature: crate::keys::Signature([0; 64]),
+                    },
+                    second: crate::evidence::SignedProposal {
+                        height: crate::ids::Height(1),
+                        round: 0,
+                        block: crate::ids::BlockId(Digest([2; 32])),
+                        pol_round: -1,
+                        signature: crate::keys::Signature([0; 64]),
+                    },
+                },
             },
         ] {
             let json = serde_json::to_value(&body).expect("json");

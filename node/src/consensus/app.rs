@@ -14,7 +14,7 @@ use malachite::app::types::core::{
     HeightParams, LinearTimeouts, Round, Validity,
 };
 use malachite::app::types::sync::RawDecidedValue;
-use malachite::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachite::app::types::{LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue};
 use malachite::{AppMsg, Channels, NetworkMsg, NetworkRequest};
 use tracing::{debug, error, info, warn};
 
@@ -66,6 +66,64 @@ pub struct App {
     built: HashMap<(u64, Round), BlockId>,
     streams: HashMap<(PeerId, StreamId), PartialStream>,
     future_parts: Vec<ProposalPart>,
+    reporter: Option<Reporter>,
+}
+
+/// Who puts the equivocations this node's engine observes on the ledger: its agency, signing
+/// with its admin key.
+pub struct Reporter {
+    /// The agency, as a participant.
+    pub agency: caravan_sdk::ids::ParticipantId,
+    /// Its admin key.
+    pub key: caravan_sdk::keys::Keypair,
+}
+
+/// The engine's evidence in the sdk's form, which anyone can check with the validator's key.
+pub fn equivocations(
+    evidence: &MisbehaviorEvidence<CaravanContext>,
+) -> Vec<caravan_sdk::evidence::Equivocation> {
+    use caravan_sdk::evidence::{Equivocation, SignedProposal, SignedVote};
+    use malachite_core_types::{NilOrVal, VoteType};
+    let vote = |v: &malachite_core_types::SignedVote<CaravanContext>| SignedVote {
+        kind: match v.message.vote_type {
+            VoteType::Prevote => caravan_sdk::block::VoteKind::Prevote,
+            VoteType::Precommit => caravan_sdk::block::VoteKind::Precommit,
+        },
+        height: Height(v.message.height.0),
+        round: v.message.round.as_i64(),
+        block: match &v.message.value {
+            NilOrVal::Nil => None,
+            NilOrVal::Val(id) => Some(id.0),
+        },
+        signature: v.signature.0,
+    };
+    let proposal = |p: &malachite_core_types::SignedProposal<CaravanContext>| SignedProposal {
+        height: Height(p.message.height.0),
+        round: p.message.round.as_i64(),
+        block: p.message.value.id,
+        pol_round: p.message.pol_round.as_i64(),
+        signature: p.signature.0,
+    };
+    let mut out = Vec::new();
+    for (address, pairs) in evidence.votes.iter() {
+        for (first, second) in pairs {
+            out.push(Equivocation::Votes {
+                validator: address.0,
+                first: vote(first),
+                second: vote(second),
+            });
+        }
+    }
+    for (address, pairs) in evidence.proposals.iter() {
+        for (first, second) in pairs {
+            out.push(Equivocation::Proposals {
+                validator: address.0,
+                first: proposal(first),
+                second: proposal(second),
+            });
+        }
+    }
+    out
 }
 
 /// Most proposal parts held for heights we have not reached.
@@ -74,6 +132,57 @@ const MAX_FUTURE_PARTS: usize = 64;
 const MAX_STREAMS: usize = 256;
 
 impl App {
+    /// Reports the equivocations the engine observes through `reporter`.
+    pub fn with_reporter(mut self, reporter: Option<Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Puts each observed equivocation on the ledger, as a transaction of this node's agency
+    /// admitted here and relayed like any other. Another agency's report of the same one is
+    /// refused by execution as already recorded.
+    fn report(&self, evidence: &MisbehaviorEvidence<CaravanContext>) {
+        if evidence.is_empty() {
+            return;
+        }
+        for equivocation in equivocations(evidence) {
+            let (height, round) = equivocation.slot();
+            warn!(
+                validator = %equivocation.validator(),
+                %height,
+                round,
+                step = equivocation.step(),
+                "a validator equivocated"
+            );
+            let Some(reporter) = &self.reporter else {
+                warn!("no admin key: the equivocation is not reported to the ledger");
+                continue;
+            };
+            let evidence_hash = caravan_sdk::hash::hash(
+                caravan_sdk::hash::Domain::Content,
+                &codec::encode(&equivocation),
+            );
+            // Nonces with the top bit set are this node's own, and one per piece of evidence:
+            // a report made twice is refused as a replay.
+            let mut nonce = [0u8; 8];
+            nonce.copy_from_slice(&evidence_hash.0[..8]);
+            let tx = caravan_sdk::tx::UnsignedTx {
+                chain_id: self.shared.chain_id,
+                signer: reporter.agency.clone(),
+                nonce: caravan_sdk::ids::Nonce(u64::from_be_bytes(nonce) | 1 << 63),
+                body: caravan_sdk::tx::Body::ReportEquivocation {
+                    evidence: equivocation,
+                },
+            }
+            .sign(&reporter.key);
+            let size = codec::encode(&tx).len();
+            match self.shared.admit(tx, size) {
+                Ok(id) => info!(tx = %id, "equivocation reported"),
+                Err(e) => debug!(error = ?e, "equivocation report not admitted"),
+            }
+        }
+    }
+
     /// A new application over `shared`.
     pub fn new(
         shared: Arc<Shared>,
@@ -107,6 +216,7 @@ impl App {
             built: HashMap::new(),
             streams: HashMap::new(),
             future_parts: Vec::new(),
+            reporter: None,
         })
     }
 
@@ -219,8 +329,12 @@ impl App {
                 let _ = reply.send(());
             }
             AppMsg::Finalized {
-                certificate, reply, ..
+                certificate,
+                reply,
+                evidence,
+                ..
             } => {
+                self.report(&evidence);
                 let committed = self.shared.store.tip()?.height.0;
                 let next = if committed >= certificate.height.0 {
                     self.height = ConsensusHeight(committed + 1);

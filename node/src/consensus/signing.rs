@@ -8,7 +8,6 @@ use malachite_core_types::{self as mc, NilOrVal, Round, SignedMessage, VoteType}
 use malachite_signing::{Error as SigningError, VerificationResult};
 
 use caravan_sdk::block::{VoteKind, vote_digest};
-use caravan_sdk::codec;
 use caravan_sdk::hash::{Digest, Domain, hash};
 use caravan_sdk::ids::{BlockId, ChainId, Height};
 use caravan_sdk::keys::PublicKey;
@@ -38,21 +37,6 @@ pub fn vote_signing_digest(chain_id: &ChainId, vote: &Vote) -> Digest {
     )
 }
 
-#[derive(minicbor::Encode)]
-#[cbor(array)]
-struct ProposalContent<'a> {
-    #[n(0)]
-    chain_id: &'a ChainId,
-    #[n(1)]
-    height: u64,
-    #[n(2)]
-    round: i64,
-    #[n(3)]
-    block: &'a BlockId,
-    #[n(4)]
-    pol_round: i64,
-}
-
 /// The digest a proposer signs for a proposal of `block` at `height`/`round`.
 pub fn proposal_signing_digest(
     chain_id: &ChainId,
@@ -61,15 +45,12 @@ pub fn proposal_signing_digest(
     block: &BlockId,
     pol_round: Round,
 ) -> Digest {
-    hash(
-        Domain::Proposal,
-        &codec::encode(&ProposalContent {
-            chain_id,
-            height,
-            round: round_i64(round),
-            block,
-            pol_round: round_i64(pol_round),
-        }),
+    caravan_sdk::block::proposal_digest(
+        chain_id,
+        Height(height),
+        round_i64(round),
+        block,
+        round_i64(pol_round),
     )
 }
 

@@ -52,6 +52,56 @@ pub mod gkeys {
     pub fn params() -> Vec<u8> {
         raw("g", &[b"params"])
     }
+    /// Recorded equivocation of `agency`'s validator at a height, round and step.
+    pub fn equivocation(agency: &AgencyId, height: u64, round: i64, step: &str) -> Vec<u8> {
+        raw(
+            "g",
+            &[
+                b"x",
+                agency.as_str().as_bytes(),
+                &height.to_be_bytes(),
+                &round.to_be_bytes(),
+                step.as_bytes(),
+            ],
+        )
+    }
+    /// Prefix of every recorded equivocation.
+    pub fn equivocations() -> Vec<u8> {
+        raw("g", &[b"x", b""])
+    }
+    /// Prefix of the recorded equivocations of one agency.
+    pub fn equivocations_of(agency: &AgencyId) -> Vec<u8> {
+        raw("g", &[b"x", agency.as_str().as_bytes(), b""])
+    }
+}
+
+/// The most equivocations recorded for one agency: a few prove it; more would only let one
+/// Byzantine validator fill the ledger.
+pub const MAX_EQUIVOCATIONS_PER_AGENCY: usize = 16;
+
+/// An equivocation on the ledger: whose validator signed two conflicting messages, the
+/// evidence, and who reported it when.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, serde::Serialize)]
+#[cbor(array)]
+pub struct EquivocationRecord {
+    /// The agency whose validator key signed both messages.
+    #[n(0)]
+    pub agency: AgencyId,
+    /// `prevote`, `precommit` or `proposal`.
+    #[n(1)]
+    pub step: String,
+    /// The two signed messages.
+    #[n(2)]
+    pub evidence: caravan_sdk::evidence::Equivocation,
+    /// The agency that reported it.
+    #[n(3)]
+    pub reported_by: AgencyId,
+    /// The height at which it was recorded.
+    #[n(4)]
+    pub recorded_at: Height,
+    /// The reporting transaction.
+    #[n(5)]
+    pub tx: TxId,
 }
 
 /// A validator set waiting for its first height.
@@ -298,6 +348,68 @@ pub fn apply<V: StateView>(
             proposal.approvals.push(agency);
             let members = members(state)?;
             decide(state, ctx, *pid, proposal, &members)
+        }
+        Body::ReportEquivocation { evidence } => {
+            if let Err(e) = evidence.verify(ctx.chain_id) {
+                return refuse(
+                    RejectReason::InvalidBody,
+                    format!("not evidence of equivocation: {e}"),
+                );
+            }
+            let (height, round) = evidence.slot();
+            if height.0 > ctx.height.0 {
+                return refuse(
+                    RejectReason::InvalidBody,
+                    format!(
+                        "the evidence is for height {height}, after this block's {}",
+                        ctx.height
+                    ),
+                );
+            }
+            let key = evidence.validator();
+            let Some(offender) = members(state)?.into_iter().find(|c| c.validator_key == key)
+            else {
+                return refuse(
+                    RejectReason::NotFound,
+                    format!("no member agency votes with validator key {key}"),
+                );
+            };
+            let recorded = state
+                .scan(&gkeys::equivocations_of(&offender.agency))?
+                .len();
+            if recorded >= MAX_EQUIVOCATIONS_PER_AGENCY {
+                return refuse(
+                    RejectReason::Conflict,
+                    format!(
+                        "{} equivocations of {} are recorded already; that is proof enough",
+                        recorded, offender.agency
+                    ),
+                );
+            }
+            let record_key =
+                gkeys::equivocation(&offender.agency, height.0, round, evidence.step());
+            if state.contains(&record_key)? {
+                return refuse(
+                    RejectReason::Conflict,
+                    format!(
+                        "the {} equivocation of {} at height {height}, round {round} is already recorded",
+                        evidence.step(),
+                        offender.agency
+                    ),
+                );
+            }
+            state.put(
+                record_key,
+                &EquivocationRecord {
+                    agency: offender.agency,
+                    step: evidence.step().to_string(),
+                    evidence: evidence.clone(),
+                    reported_by: agency,
+                    recorded_at: ctx.height,
+                    tx: id,
+                },
+            );
+            Ok(Ok(()))
         }
         _ => Ok(Ok(())),
     }

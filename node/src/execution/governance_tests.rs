@@ -309,3 +309,131 @@ fn only_agencies_decide_and_the_last_agency_stays() {
     let (_, effects) = fed.block(vec![by_rail]);
     assert_eq!(rejection(&effects, 0), RejectReason::NotPermitted);
 }
+
+/// Two conflicting prevotes of `validator` at `height`, round `round`.
+fn double_vote(
+    chain: &ChainId,
+    validator: &Keypair,
+    height: u64,
+    round: i64,
+) -> caravan_sdk::evidence::Equivocation {
+    use caravan_sdk::block::{VoteKind, vote_digest};
+    use caravan_sdk::evidence::{Equivocation, SignedVote};
+    use caravan_sdk::hash::Digest;
+    let vote = |b: u8| {
+        let block = caravan_sdk::ids::BlockId(Digest([b; 32]));
+        SignedVote {
+            kind: VoteKind::Prevote,
+            height: Height(height),
+            round,
+            block: Some(block),
+            signature: validator.sign(&vote_digest(
+                chain,
+                VoteKind::Prevote,
+                Height(height),
+                round,
+                Some(&block),
+            )),
+        }
+    };
+    Equivocation::Votes {
+        validator: validator.public(),
+        first: vote(1),
+        second: vote(2),
+    }
+}
+
+#[test]
+fn equivocation_evidence_is_recorded_once_against_its_agency_and_bounded() {
+    use super::governance::{EquivocationRecord, MAX_EQUIVOCATIONS_PER_AGENCY};
+    let mut fed = federation(4);
+    let (_, _, d_validator) = card(3, NAMES[3]);
+    let chain = fed.chain;
+    fed.block(vec![]);
+    fed.block(vec![]);
+
+    // Agency A reports D's double prevote at height 1: recorded against D.
+    let evidence = double_vote(&chain, &d_validator, 1, 0);
+    let report = fed.tx(
+        0,
+        Body::ReportEquivocation {
+            evidence: evidence.clone(),
+        },
+    );
+    // B reports the same: refused as already recorded. A forged copy, evidence from the
+    // future, a key no member votes with, and a non-agency signer are refused too.
+    let again = fed.tx(
+        1,
+        Body::ReportEquivocation {
+            evidence: evidence.clone(),
+        },
+    );
+    let mut forged = evidence.clone();
+    if let caravan_sdk::evidence::Equivocation::Votes { second, .. } = &mut forged {
+        second.signature.0[0] ^= 1;
+    }
+    let forged = fed.tx(1, Body::ReportEquivocation { evidence: forged });
+    let future = fed.tx(
+        1,
+        Body::ReportEquivocation {
+            evidence: double_vote(&chain, &d_validator, 99, 0),
+        },
+    );
+    let stranger = Keypair::from_seed(&[77; 32]);
+    let stranger = fed.tx(
+        1,
+        Body::ReportEquivocation {
+            evidence: double_vote(&chain, &stranger, 1, 0),
+        },
+    );
+    // Evidence that proves nothing is no block's business: the proposer leaves it out.
+    let set = governance::validators(&fed.state).expect("set");
+    let built = build_block(
+        &fed.state,
+        &fed.chain,
+        &fed.tip,
+        fed.tip.time_ms + 1,
+        set.validators[0].public_key,
+        vec![forged.clone(), future.clone()],
+        &Verified::new(64),
+    )
+    .expect("build");
+    assert_eq!(built.dropped, vec![forged, future]);
+    let (_, effects) = fed.block(vec![report, again, stranger]);
+    assert!(matches!(effects.receipts[0].outcome, Outcome::Accepted));
+    assert_eq!(rejection(&effects, 1), RejectReason::Conflict);
+    assert_eq!(rejection(&effects, 2), RejectReason::NotFound);
+    let d = AgencyId::new(NAMES[3]).expect("id");
+    let bytes = fed
+        .state
+        .entries
+        .get(&gkeys::equivocation(&d, 1, 0, "prevote"))
+        .expect("recorded");
+    let record: EquivocationRecord = codec::decode(bytes, 1 << 20).expect("decode");
+    assert_eq!(record.agency, d);
+    assert_eq!(record.reported_by, AgencyId::new(NAMES[0]).expect("id"));
+    assert_eq!(record.evidence, evidence);
+
+    // Further rounds are recorded up to the bound, then refused.
+    let more: Vec<SignedTx> = (1..=MAX_EQUIVOCATIONS_PER_AGENCY as i64)
+        .map(|round| {
+            fed.tx(
+                2,
+                Body::ReportEquivocation {
+                    evidence: double_vote(&chain, &d_validator, 2, round),
+                },
+            )
+        })
+        .collect();
+    let (_, effects) = fed.block(more);
+    let accepted = effects
+        .receipts
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Accepted))
+        .count();
+    assert_eq!(accepted, MAX_EQUIVOCATIONS_PER_AGENCY - 1);
+    assert_eq!(
+        rejection(&effects, MAX_EQUIVOCATIONS_PER_AGENCY - 1),
+        RejectReason::Conflict
+    );
+}

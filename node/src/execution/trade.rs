@@ -666,7 +666,8 @@ pub fn apply<V: StateView>(
         Body::RegisterParticipant { .. }
         | Body::AnchorRecord { .. }
         | Body::ProposeChange { .. }
-        | Body::ApproveChange { .. } => Ok(Ok(())),
+        | Body::ApproveChange { .. }
+        | Body::ReportEquivocation { .. } => Ok(Ok(())),
     }
 }
 

@@ -106,9 +106,9 @@ fn apply<V: StateView>(
             Ok(Ok(()))
         }
         Body::AnchorRecord { .. } => Ok(Ok(())),
-        Body::ProposeChange { .. } | Body::ApproveChange { .. } => {
-            super::governance::apply(state, ctx, tx, id)
-        }
+        Body::ProposeChange { .. }
+        | Body::ApproveChange { .. }
+        | Body::ReportEquivocation { .. } => super::governance::apply(state, ctx, tx, id),
         _ => super::trade::apply(state, ctx, tx, id, signer),
     }
 }

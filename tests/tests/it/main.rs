@@ -2,6 +2,7 @@
 //! Scenarios are named after their fault model (n4 = four validators).
 
 mod bad_input;
+mod byzantine;
 mod cli;
 mod explorer_api;
 mod faults;
@@ -14,8 +15,8 @@ mod n4_governance;
 mod n4_quorum;
 mod n4_state;
 mod n4_trade;
-mod openapi_hostile;
 mod observer;
+mod openapi_hostile;
 mod outsider;
 mod partition;
 mod support;
