@@ -246,6 +246,8 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
     }
     let today = day_of(tip.time_ms);
     let mut history = ConsignmentHistory::default();
+    let mut consignments = Vec::new();
+    let mut liens = Vec::new();
     let prefix = tkeys::child(&tkeys::consignments_of(&enterprise.participant), b"");
     for (key, _) in reader.scan(&prefix).map_err(internal)? {
         let ucr = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
@@ -253,6 +255,7 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
             continue;
         };
         history.consignments += 1;
+        let mut open = 0;
         if let Some(report) = &k.report {
             if report.is_clean() {
                 history.clean += 1;
@@ -266,13 +269,14 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
                     caravan_sdk::trade::model::ReportDecision::Confirm => None,
                 })
                 .collect();
-            history.open_discrepancies += report
+            open = report
                 .results
                 .iter()
                 .filter(|r| {
                     matches!(r.status, RuleStatus::Fail { .. }) && !overridden.contains(&r.rule)
                 })
                 .count() as u32;
+            history.open_discrepancies += open;
         }
         for doc in &k.documents {
             for lien in ids_under(reader, &tkeys::liens_on(doc))? {
@@ -280,9 +284,16 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
                     && lien.is_active(today)
                 {
                     history.active_liens += 1;
+                    liens.push(lien);
                 }
             }
         }
+        consignments.push(caravan_sdk::api::ConsignmentRef {
+            ucr: k.ucr,
+            status: k.status,
+            clean: k.report.as_ref().map(|r| r.is_clean()),
+            open_discrepancies: open,
+        });
     }
     let summary = credit_summary(&enterprise, &attestations, history, today);
     attestations.sort_by_key(|a| (a.attested_at, a.id));
@@ -291,6 +302,8 @@ fn sco_view(shared: &Shared, reader: &Reader, sco: &str) -> Result<Option<ScoVie
         summary,
         attestations,
         height: tip.height,
+        consignments,
+        liens,
     }))
 }
 
@@ -304,6 +317,7 @@ fn document_view(d: DocumentRecord, full: bool) -> DocumentView {
             String::new()
         },
         issuer: d.issuer,
+        consignment: d.consignment,
         leg: d.leg,
         versions: d.versions,
         status: d.status,

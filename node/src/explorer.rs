@@ -383,12 +383,21 @@ struct SearchQuery {
 }
 
 /// One search result.
-#[derive(Serialize, PartialEq)]
+#[derive(Serialize, PartialEq, Default)]
 struct Match {
     kind: &'static str,
     id: String,
     label: String,
     consignment: Option<String>,
+    /// For a document: its kind, its number, and the field that matched with its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -478,7 +487,7 @@ fn find(
                 kind: "sco",
                 id: sco.as_str().to_string(),
                 label: format!("SCO code {sco}"),
-                consignment: None,
+                ..Match::default()
             });
         }
     }
@@ -489,7 +498,7 @@ fn find(
             kind: "tx",
             id: id.to_string(),
             label: format!("transaction {id}"),
-            consignment: None,
+            ..Match::default()
         });
     }
     if let Ok(h) = query.parse::<u64>() {
@@ -499,7 +508,7 @@ fn find(
                 kind: "block",
                 id: h.to_string(),
                 label: format!("block {h}"),
-                consignment: None,
+                ..Match::default()
             });
         }
     }
@@ -513,6 +522,7 @@ fn find(
                 id: k.ucr.clone(),
                 label: format!("consignment {}", k.ucr),
                 consignment: Some(k.ucr),
+                ..Match::default()
             };
             if !matches.contains(&m) {
                 matches.push(m);
@@ -553,6 +563,10 @@ fn find(
                 d.fields.number()
             ),
             consignment: d.consignment.clone(),
+            document_kind: Some(d.fields.kind_name()),
+            number: Some(d.fields.number().to_string()),
+            field: Some(field),
+            value: Some(value),
         });
     }
     Ok(matches)

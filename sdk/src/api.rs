@@ -278,6 +278,25 @@ pub struct ScoView {
     pub attestations: Vec<crate::trade::model::CreditAttestation>,
     /// The height the view was read at.
     pub height: Height,
+    /// Its consignments (the history the summary counts), by reference.
+    #[serde(default)]
+    pub consignments: Vec<ConsignmentRef>,
+    /// The liens active on its consignments' documents.
+    #[serde(default)]
+    pub liens: Vec<crate::trade::model::Lien>,
+}
+
+/// A consignment in an enterprise's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsignmentRef {
+    /// Its reference.
+    pub ucr: String,
+    /// Open or closed.
+    pub status: crate::trade::model::ConsignmentStatus,
+    /// Whether its latest cross-validation report is clean; `None` before the first report.
+    pub clean: Option<bool>,
+    /// Failed rules that no agency overrode.
+    pub open_discrepancies: u32,
 }
 
 /// A document as a consignment view shows it; key fields only for those allowed to read them.
@@ -291,6 +310,9 @@ pub struct DocumentView {
     pub number: String,
     /// Its issuer.
     pub issuer: crate::ids::ParticipantId,
+    /// The consignment it belongs to.
+    #[serde(default)]
+    pub consignment: Option<String>,
     /// Its leg, for transport documents.
     pub leg: Option<u16>,
     /// Its versions (content hash and field-commitment root of each).

@@ -206,6 +206,18 @@ fn explorer_routes_on_the_demo_federation() {
         );
         assert_eq!(result["signed_in"], true);
     }
+    let result = signed_json(&rail, &format!("/v1/search?q={}", facts.train));
+    let train = result["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .find(|m| m["kind"] == "document")
+        .expect("the rail note")
+        .clone();
+    assert_eq!(train["field"], "train", "{train}");
+    assert_eq!(train["value"], facts.train.as_str(), "{train}");
+    assert_eq!(train["number"], facts.rail_note_number.as_str(), "{train}");
+    assert_eq!(train["document_kind"], "transport", "{train}");
     let result = signed_json(&rail, &format!("/v1/search?q={}", facts.ucr));
     assert!(kinds(&result).contains(&("consignment".into(), facts.ucr.clone())));
 
@@ -245,6 +257,29 @@ fn explorer_routes_on_the_demo_federation() {
         .get_signed_text(&format!("/v1/search?q={}", facts.train))
         .expect_err("forged");
     assert_eq!(e.status(), Some(403));
+
+    // The SCO page's history: the consignment by reference, and the lien on the invoice.
+    let sco = signed_json(
+        &reader(&fed, &facts, "CN-BANK-QINGDAO", 0),
+        &format!("/v1/sco/{}", facts.sco_code),
+    );
+    let consignments = sco["consignments"].as_array().expect("consignments");
+    assert!(
+        consignments.iter().any(|k| k["ucr"] == facts.ucr.as_str()),
+        "{sco}"
+    );
+    let liens = sco["liens"].as_array().expect("liens");
+    assert!(
+        liens
+            .iter()
+            .any(|l| l["document"] == facts.invoice.to_string().as_str()),
+        "{sco}"
+    );
+    assert_eq!(
+        sco["summary"]["history"]["active_liens"].as_u64(),
+        Some(liens.len() as u64),
+        "{sco}"
+    );
 
     // The credential of the customs grade: a signed read; it verifies offline from the genesis.
     let path = format!(
