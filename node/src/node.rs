@@ -229,6 +229,10 @@ pub struct NodeOptions {
     /// Limits on each HTTP client.
     #[command(flatten)]
     pub limits: crate::limits::ApiLimits,
+    /// Listen for peers here instead of at the member card's `p2p_address` (which stays the
+    /// address the other agencies dial): behind a NAT, a relay or a proxy.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub p2p_listen: Option<String>,
     /// Test builds only: make this validator Byzantine, e.g. `{"equivocate_votes": {"mode":
     /// "always"}}` (the engine's ByzantineConfig as JSON). Never in release builds.
     #[cfg(feature = "byzantine")]
@@ -436,7 +440,9 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     let address = Address(validator_key.public());
     let signer = ValidatorSigner::new(chain_id, PrivateKey(Arc::new(validator_key.clone())));
     let mut consensus = ConsensusConfig::default();
-    consensus.p2p.listen_addr = multiaddr(&card.p2p_address)?;
+    consensus.p2p.listen_addr =
+        multiaddr(options.p2p_listen.as_deref().unwrap_or(&card.p2p_address))
+            .context("--p2p-listen")?;
     consensus.p2p.persistent_peers = peers
         .iter()
         .map(peer_multiaddr)

@@ -20,3 +20,4 @@ mod openapi_hostile;
 mod outsider;
 mod partition;
 mod support;
+mod wan;
