@@ -3,7 +3,9 @@
 //! cross-validation catches a rail note whose gross weight is off, the rail operator amends it and
 //! the report turns clean; a second bank's attempt to finance the same invoice is refused; a bank
 //! checks the exporter's credit and verifies proof bundles offline against the genesis file; a
-//! tampered bundle is refused with the failed link named. Each step is printed as it happens.
+//! tampered bundle is refused with the failed link named. A second consignment, whose rail note
+//! and packing list disagree on the gross weight, is left with its discrepancy open, for the
+//! explorer to show. Each step is printed as it happens.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -18,7 +20,7 @@ use caravan_sdk::genesis::Genesis;
 use caravan_sdk::hash::{Domain, hash};
 use caravan_sdk::ids::{ChainId, Height, Nonce, ParticipantId, TxId};
 use caravan_sdk::keys::Keypair;
-use caravan_sdk::trade::documents::DocumentFields;
+use caravan_sdk::trade::documents::{DocumentFields, GoodsItem, PackingList};
 use caravan_sdk::trade::ident::{Amount, CountryCode};
 use caravan_sdk::trade::model::{
     CreditRecord, CustomsGrade, Grade282, Leg, LegMode, LegalIds, TransportEventKind,
@@ -31,6 +33,9 @@ use crate::federation::{Federation, Launcher};
 
 /// The consignment's unique reference (WCO UCR).
 pub const UCR: &str = "6CN91350100-HN0417";
+
+/// The second consignment, whose weight discrepancy is left open.
+pub const DISCREPANCY_UCR: &str = "6CN91350100-HN0502";
 
 fn step(n: usize, text: &str) {
     println!("\n[{n}] {text}");
@@ -121,6 +126,9 @@ fn print_report(report: &Report) {
 pub struct DemoFacts {
     /// The consignment's reference.
     pub ucr: String,
+    /// The second consignment's reference: its rail note and packing list disagree on the gross
+    /// weight, and the weights rule fails.
+    pub discrepancy_ucr: String,
     /// The exporter's SCO code.
     pub sco_code: String,
     /// The customs grade attestation (a transaction id).
@@ -168,6 +176,10 @@ pub fn run(dir: &Path, exit: bool, launcher: Launcher) -> anyhow::Result<()> {
     println!(
         "    search for {} (SCO code), {} (consignment), {} (train) or {} (container)",
         facts.sco_code, facts.ucr, facts.train, facts.container
+    );
+    println!(
+        "    consignment {} has an open weight discrepancy",
+        facts.discrepancy_ucr
     );
     if exit {
         fed.stop_all()?;
@@ -732,6 +744,87 @@ pub fn scenario(dir: &Path, launcher: Launcher) -> anyhow::Result<(Federation, D
         Err(e) => println!("    REFUSED at link '{}': {e}", e.link()),
     }
 
+    step(
+        12,
+        "A second consignment, 6CN91350100-HN0502, by rail Lianyungang -> Almaty: its rail note and packing list disagree on the gross weight, and the discrepancy is left open",
+    );
+    submit(
+        &fed,
+        0,
+        "open consignment",
+        &exporter.sign(
+            chain,
+            Body::OpenConsignment {
+                ucr: DISCREPANCY_UCR.into(),
+                legs: vec![Leg {
+                    mode: LegMode::Rail,
+                    carrier: rail.id.clone(),
+                    from: sample::locode("CNLYG"),
+                    to: sample::locode("KZALA"),
+                }],
+                parties: vec![],
+            },
+        ),
+    )?;
+    let containers = vec![sample::seals("CSNU651824", &["CN2025050201"])];
+    let mut note = sample::rail_consignment_note();
+    note.number = "SMGS 24-0502-0131".into();
+    note.vessel_voyage_or_train = Some("X8023".into());
+    note.shipped_on_board_or_acceptance_date = sample::date(2025, 5, 3);
+    note.package_count = 8;
+    note.weight_gross = sample::qty(4_800_000, "KGM");
+    note.goods = vec![GoodsItem {
+        hs_code: None,
+        description: "Machine tools".into(),
+        packages: 8,
+        weight_gross: sample::qty(4_800_000, "KGM"),
+    }];
+    note.containers = containers.clone();
+    submit(
+        &fed,
+        2,
+        "rail consignment note SMGS (rail operator)",
+        &rail.sign(
+            chain,
+            anchor(
+                DISCREPANCY_UCR,
+                Some(0),
+                DocumentFields::Transport(note),
+                "smgs-0502.pdf",
+            ),
+        ),
+    )?;
+    submit(
+        &fed,
+        3,
+        "packing list (exporter)",
+        &exporter.sign(
+            chain,
+            anchor(
+                DISCREPANCY_UCR,
+                None,
+                DocumentFields::PackingList(PackingList {
+                    number: "PL-HN-2025-0502".into(),
+                    package_count: 8,
+                    weight_gross: sample::qty(4_200_000, "KGM"),
+                    weight_net: sample::qty(3_600_000, "KGM"),
+                    containers,
+                }),
+                "packing-list-0502.pdf",
+            ),
+        ),
+    )?;
+    // Read where the last document was committed: the other nodes may be a block behind.
+    let report = khorgos
+        .reader(&fed, 3)
+        .validation(DISCREPANCY_UCR)?
+        .report
+        .context("no report")?;
+    print_report(&report);
+    if report.failed().is_empty() {
+        bail!("the weight discrepancy of {DISCREPANCY_UCR} was not caught");
+    }
+
     let rail_note = sample::rail_consignment_note();
     let mut keys = std::collections::BTreeMap::new();
     for actor in [
@@ -741,6 +834,7 @@ pub fn scenario(dir: &Path, launcher: Launcher) -> anyhow::Result<(Federation, D
     }
     let facts = DemoFacts {
         ucr: UCR.to_string(),
+        discrepancy_ucr: DISCREPANCY_UCR.to_string(),
         sco_code: enterprise_sco.to_string(),
         grade_attestation: grade_id,
         invoice: invoice_id,

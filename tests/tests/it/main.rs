@@ -5,6 +5,7 @@ mod bad_input;
 mod byzantine;
 mod cli;
 mod explorer_api;
+mod explorer_browser;
 mod faults;
 mod history;
 mod limits;
