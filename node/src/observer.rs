@@ -162,11 +162,15 @@ fn follow(shared: &Shared, clients: &[Client]) -> anyhow::Result<()> {
             continue;
         }
         let mut applied = 0;
-        for (block, certificate) in &blocks {
-            match apply(shared, block, certificate) {
+        let last = blocks.len() - 1;
+        for (i, (block, certificate)) in blocks.iter().enumerate() {
+            // One durable write per batch: the batch's last block makes the others durable.
+            match apply(shared, block, certificate, i == last) {
                 Ok(()) => applied += 1,
                 Err(Refused(reason)) => {
                     warn!(node = client.base_url(), %reason, "block refused; trying the next node");
+                    // What was applied of this batch is made durable before moving on.
+                    shared.store.flush()?;
                     source += 1;
                     break;
                 }
@@ -192,8 +196,8 @@ impl<E: std::fmt::Display> From<E> for Refused {
     }
 }
 
-/// Checks one served block against the observer's own state and commits it.
-fn apply(shared: &Shared, block: &[u8], certificate: &[u8]) -> Result<(), Refused> {
+/// Checks one served block against the observer's own state and commits it, durably or not.
+fn apply(shared: &Shared, block: &[u8], certificate: &[u8], durable: bool) -> Result<(), Refused> {
     let block: Block = codec::decode(block, MAX_BLOCK_BYTES)?;
     let certificate: CommitCertificate = codec::decode(certificate, MAX_BLOCK_BYTES)?;
     let tip = shared.store.tip()?;
@@ -220,7 +224,9 @@ fn apply(shared: &Shared, block: &[u8], certificate: &[u8]) -> Result<(), Refuse
     )
     .map_err(|e| Refused(format!("re-execution of height {height}: {e}")))?;
     drop(reader);
-    shared.store.commit_block(&block, &certificate, &effects)?;
+    shared
+        .store
+        .commit_block_with(&block, &certificate, &effects, durable)?;
     if let Some(set) = effects.new_validators {
         shared.set_validators(set);
     }
