@@ -774,6 +774,16 @@ impl Browser {
             .expect("the target folder")
             .join("explorer-screenshots");
         std::fs::create_dir_all(&shots).expect("screenshot folder");
+        // A failure's screenshot is about its own run only.
+        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-failure.png")
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         let driver = ChromeDriver::start(chromedriver, profile.path())
             .unwrap_or_else(|e| panic!("cannot start ChromeDriver: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread()
