@@ -712,6 +712,19 @@ async fn sync_blocks(
         .into_response()
 }
 
+/// The proof bundle of a committed transaction, or the answer that it is not committed here.
+pub(crate) fn committed_bundle(reader: &Reader, id: &TxId) -> Result<ProofBundle, Response> {
+    match reader.bundle(id) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("transaction {id} is not committed on this node"),
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 #[derive(Deserialize)]
 struct ProofQuery {
     format: Option<String>,
@@ -736,16 +749,9 @@ async fn proof(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let bundle = match reader.bundle(&id) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("transaction {id} is not committed on this node"),
-            );
-        }
-        Err(e) => return internal(e),
+    let bundle = match committed_bundle(&reader, &id) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let Some(item) = &bundle.item else {
         return internal("a transaction's bundle without the transaction");

@@ -661,16 +661,9 @@ async fn credential(
         }
         Err(r) => return r,
     }
-    let bundle = match reader.bundle(&id) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("transaction {id} is not committed on this node"),
-            );
-        }
-        Err(e) => return internal(e),
+    let bundle = match crate::api::committed_bundle(&reader, &id) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     match Credential::from_bundle(&shared.genesis, &bundle) {
         Ok(credential) => {

@@ -479,6 +479,22 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     );
     let wal_dir = options.home.join("wal");
     std::fs::create_dir_all(&wal_dir)?;
+    // The rest of the engine is the same whichever network carries it.
+    macro_rules! finish_engine {
+        ($with_network:expr) => {
+            $with_network
+                .with_default_consensus(ConsensusContext::new_validator(
+                    address,
+                    Box::new(ValidatorVerifier::new(chain_id)),
+                    Box::new(signer.clone()),
+                ))
+                .with_default_sync(SyncContext::new(BorshCodec))
+                .with_default_request(RequestContext::new(100))
+                .build()
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?
+        };
+    }
     let builder = EngineBuilder::new(ctx.clone(), config)
         .with_default_wal(WalContext::new(wal_dir.join("consensus.wal"), BorshCodec));
     #[cfg(feature = "byzantine")]
@@ -490,7 +506,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
                 .validate()
                 .map_err(|e| anyhow::anyhow!("--byzantine: {e}"))?;
             warn!(config = %json, "this validator is BYZANTINE (test build)");
-            builder
+            let byzantine_network = builder
                 .with_byzantine_network(malachite::ByzantineContext {
                     identity,
                     codec: BorshCodec,
@@ -512,44 +528,16 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
                     })),
                 })
                 .await
-                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e:#}"))?
-                .with_default_consensus(ConsensusContext::new_validator(
-                    address,
-                    Box::new(ValidatorVerifier::new(chain_id)),
-                    Box::new(signer.clone()),
-                ))
-                .with_default_sync(SyncContext::new(BorshCodec))
-                .with_default_request(RequestContext::new(100))
-                .build()
-                .await
-                .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?
+                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e:#}"))?;
+            finish_engine!(byzantine_network)
         }
-        None => builder
-            .with_default_network(NetworkContext::new(identity, BorshCodec))
-            .with_default_consensus(ConsensusContext::new_validator(
-                address,
-                Box::new(ValidatorVerifier::new(chain_id)),
-                Box::new(signer.clone()),
-            ))
-            .with_default_sync(SyncContext::new(BorshCodec))
-            .with_default_request(RequestContext::new(100))
-            .build()
-            .await
-            .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?,
+        None => {
+            finish_engine!(builder.with_default_network(NetworkContext::new(identity, BorshCodec)))
+        }
     };
     #[cfg(not(feature = "byzantine"))]
-    let (channels, _engine) = builder
-        .with_default_network(NetworkContext::new(identity, BorshCodec))
-        .with_default_consensus(ConsensusContext::new_validator(
-            address,
-            Box::new(ValidatorVerifier::new(chain_id)),
-            Box::new(signer.clone()),
-        ))
-        .with_default_sync(SyncContext::new(BorshCodec))
-        .with_default_request(RequestContext::new(100))
-        .build()
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?;
+    let (channels, _engine) =
+        finish_engine!(builder.with_default_network(NetworkContext::new(identity, BorshCodec)));
 
     // HTTP API.
     let api_addr = api_listen_address(&card.api_url)?;
