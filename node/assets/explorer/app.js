@@ -1263,7 +1263,7 @@ function matrixCell(result, column, docKey) {
         el(
           "div",
           { class: "finding", test: "finding" },
-          el("div", { class: "finding-field" }, f.field),
+          el("div", { class: "finding-field", title: f.field }, findingField(f.field)),
           el("div", { class: "finding-value", test: "finding-value" }, own.join("; ")),
           f.tolerance ? el("div", { class: "finding-tolerance", test: "finding-tolerance" }, t("matrix.tolerance_value", { value: f.tolerance })) : null,
           el(
@@ -1278,6 +1278,14 @@ function matrixCell(result, column, docKey) {
     }
   }
   return td;
+}
+
+/** A finding's field in the page's language: `weight_gross`, or `container CSQU3054383` (the
+ * field's name translated, what follows it kept). */
+function findingField(name) {
+  const [head, ...rest] = String(name || "").split(" ");
+  const key = `field.${head}`;
+  return [has(key) ? t(key) : head, ...rest].join(" ");
 }
 
 function ruleHeader(result, overrides) {
