@@ -153,6 +153,18 @@ impl Checked {
         }
     }
 
+    /// A verification whose genesis held but whose file did not decode.
+    fn undecodable(plan: Vec<Link>, genesis: &Genesis, failure: Failure) -> Self {
+        Checked {
+            plan,
+            passed: vec![(
+                Link::new(Part::Bundle, link::GENESIS),
+                describe_genesis(genesis),
+            )],
+            verdict: Err(failure),
+        }
+    }
+
     /// Whether all links hold, and the report of each.
     fn links(&self) -> (bool, Vec<LinkReport>) {
         let mut links: Vec<LinkReport> = self
@@ -220,16 +232,7 @@ fn check_bundle(genesis: Result<Genesis, GenesisError>, file: &[u8]) -> Checked 
     };
     let bundle = match bundle {
         Ok(b) => b,
-        Err(e) => {
-            return Checked {
-                plan,
-                passed: vec![(
-                    Link::new(Part::Bundle, link::GENESIS),
-                    describe_genesis(&genesis),
-                )],
-                verdict: Err(e.into()),
-            };
-        }
+        Err(e) => return Checked::undecodable(plan, &genesis, e.into()),
     };
     let mut passed = Vec::new();
     let verdict = verifier
@@ -261,16 +264,7 @@ fn check_credential(genesis: Result<Genesis, GenesisError>, file: &[u8]) -> Chec
     };
     let credential = match credential {
         Ok(c) => c,
-        Err(e) => {
-            return Checked {
-                plan,
-                passed: vec![(
-                    Link::new(Part::Bundle, link::GENESIS),
-                    describe_genesis(&genesis),
-                )],
-                verdict: Err(e.into()),
-            };
-        }
+        Err(e) => return Checked::undecodable(plan, &genesis, e.into()),
     };
     let mut passed = Vec::new();
     let verdict = verify_credential_traced(&verifier, &credential, &mut passed)
