@@ -1,5 +1,5 @@
-//! The `caravan-testnet` command line: `up`, `down`, `demo`, and the hidden `node` subcommand
-//! through which the same executable runs each validator process.
+//! The `caravan-testnet` command line: `up`, `down`, `fault`, `demo`, `load`, and the hidden
+//! `node` subcommand through which the same executable runs each validator process.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::federation::{Federation, Launcher, TestnetFile, alive, terminate};
+use crate::netfault::{Network, SmallDisk, copy_tree, is_small_disk, parse_groups};
 
 /// Local Caravan federations.
 #[derive(Parser)]
@@ -32,6 +33,10 @@ enum Command {
         /// Folder for keys, genesis, data and logs.
         #[arg(long)]
         dir: PathBuf,
+        /// Run each validator in its own network namespace, joined by a bridge, so that
+        /// `fault partition` and `fault loss` apply (needs root; no observers).
+        #[arg(long)]
+        netns: bool,
     },
     /// Stop the federation described by DIR/testnet.json.
     Down {
@@ -42,20 +47,37 @@ enum Command {
     /// Inject a fault into a federation started with `up`, for drills and tests: kill (SIGKILL,
     /// no chance to flush), stop (SIGTERM), pause (SIGSTOP), resume (SIGCONT), start (again,
     /// from its files; with --resync a damaged store is synced again), corrupt (damage the
-    /// store file of a stopped node).
+    /// store file of a stopped node), disk-full and disk-space (a small disk under a node's
+    /// data), and, on a federation started with `up --netns`, partition, loss and heal.
     Fault {
         /// The folder given to `up`.
         #[arg(long)]
         dir: PathBuf,
-        /// The node: its agency (or observer) id, or its index in testnet.json.
+        /// The node: its agency (or observer) id, or its index in testnet.json. For `loss`, the
+        /// node whose packets are lost.
         #[arg(long)]
-        node: String,
+        node: Option<String>,
         /// What to do.
         #[arg(value_enum)]
         action: FaultAction,
         /// With `start`: move the node's store aside and sync the ledger again.
         #[arg(long)]
         resync: bool,
+        /// With `partition`: the split, groups of nodes separated by '/', e.g.
+        /// `CN-QD-CUSTOMS,KZ-KGD/RU-FBS-BORDER,UZ-CUSTOMS` or `0,1/2,3`.
+        #[arg(long)]
+        groups: Option<String>,
+        /// With `loss`: the nodes that lose packets from --node, comma-separated (default every
+        /// other node).
+        #[arg(long)]
+        to: Option<String>,
+        /// With `loss`: the share of packets dropped, 1 to 100 percent.
+        #[arg(long, default_value_t = 10)]
+        percent: u8,
+        /// With `disk-full`: the free space left on the node's new disk (`mount`'s sizes: 256k,
+        /// 1m); with `disk-space`: the disk's new size.
+        #[arg(long)]
+        size: Option<String>,
     },
     /// Run the demo federation and scenario.
     Demo {
@@ -101,19 +123,97 @@ enum FaultAction {
     Start,
     /// Flip bytes all over a stopped node's store file (a damaged disk).
     Corrupt,
+    /// Move the node onto a disk with only --size (default 256k) free: restarts it there; it
+    /// stops with "No space left on device" once it has written that much.
+    DiskFull,
+    /// Resize the node's small disk to --size (default 512m); then `start` it again.
+    DiskSpace,
+    /// Split the nodes into the --groups: nothing passes between groups (clients still reach
+    /// every node).
+    Partition,
+    /// Drop --percent of the packets --node sends to the --to nodes, one way only.
+    Loss,
+    /// Remove every split and loss.
+    Heal,
+}
+
+/// Options of `caravan-testnet fault` beyond the action.
+struct FaultOptions {
+    node: Option<String>,
+    resync: bool,
+    groups: Option<String>,
+    to: Option<String>,
+    percent: u8,
+    size: Option<String>,
 }
 
 /// Runs one fault action on the federation in `dir`.
-fn fault(
-    dir: &std::path::Path,
-    node: &str,
-    action: FaultAction,
-    resync: bool,
-) -> anyhow::Result<()> {
+fn fault(dir: &std::path::Path, action: FaultAction, o: FaultOptions) -> anyhow::Result<()> {
     let mut fed = Federation::open(dir, Launcher::current_exe()?)?;
+    match action {
+        FaultAction::Partition => {
+            let text = o
+                .groups
+                .as_deref()
+                .context("partition needs --groups, e.g. --groups 0,1/2,3")?;
+            let groups = parse_groups(text, |n| fed.node_index(n))?;
+            fed.network()?.partition(&groups)?;
+            let names: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    let members: Vec<&str> =
+                        g.iter().map(|&i| fed.nodes[i].agency.as_str()).collect();
+                    members.join(", ")
+                })
+                .collect();
+            println!("partitioned: {}", names.join("  |  "));
+            return Ok(());
+        }
+        FaultAction::Heal => {
+            fed.network()?.heal()?;
+            println!("healed: every split and loss removed");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let node = o.node.as_deref().with_context(|| {
+        let name = clap::ValueEnum::to_possible_value(&action)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        format!("`fault {name}` needs --node (an agency id or an index)")
+    })?;
     let i = fed.node_index(node)?;
     let name = fed.nodes[i].agency.clone();
+    let resync = o.resync;
     match action {
+        FaultAction::Partition | FaultAction::Heal => unreachable!("handled above"),
+        FaultAction::Loss => {
+            let to: Vec<usize> = match &o.to {
+                Some(list) => list
+                    .split(',')
+                    .map(|n| fed.node_index(n.trim()))
+                    .collect::<anyhow::Result<_>>()?,
+                None => (0..fed.nodes.len()).filter(|&j| j != i).collect(),
+            };
+            let network = fed.network()?;
+            for &j in &to {
+                network.loss(i, j, o.percent)?;
+            }
+            let names: Vec<&str> = to.iter().map(|&j| fed.nodes[j].agency.as_str()).collect();
+            println!(
+                "{}% of the packets from {name} to {} are dropped (one way)",
+                o.percent,
+                names.join(", ")
+            );
+        }
+        FaultAction::DiskFull => disk_full(&mut fed, i, o.size.as_deref().unwrap_or("256k"))?,
+        FaultAction::DiskSpace => {
+            let size = o.size.as_deref().unwrap_or("512m");
+            SmallDisk::resize(&fed.nodes[i].home, size)?;
+            println!(
+                "{name}'s disk is now {size}; start it again with `fault --node {name} start`"
+            );
+        }
         FaultAction::Kill => println!("killed {name} (pid {})", fed.signal_pid(i, "-KILL")?),
         FaultAction::Pause => println!("paused {name} (pid {})", fed.signal_pid(i, "-STOP")?),
         FaultAction::Resume => println!("resumed {name} (pid {})", fed.signal_pid(i, "-CONT")?),
@@ -163,6 +263,90 @@ fn fault(
     Ok(())
 }
 
+/// Moves node `i` onto a small disk with `free` left: stops it, copies its data folder onto a
+/// tmpfs sized to what it holds plus `free`, and starts it there.
+fn disk_full(fed: &mut Federation, i: usize, free: &str) -> anyhow::Result<()> {
+    let name = fed.nodes[i].agency.clone();
+    let home = fed.nodes[i].home.clone();
+    anyhow::ensure!(
+        !is_small_disk(&home)?,
+        "{name} is on a small disk already; `disk-space` resizes it"
+    );
+    let free_kib = parse_size_kib(free)?;
+    if let Some(pid) = fed.nodes[i].pid
+        && alive(pid)
+    {
+        terminate(pid);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while alive(pid) {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{name} (pid {pid}) did not stop within 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!("stopped {name} (pid {pid})");
+    }
+    let aside = home.with_extension("before-disk-full");
+    anyhow::ensure!(
+        !aside.exists(),
+        "{} exists from an earlier drill; remove it first",
+        aside.display()
+    );
+    std::fs::rename(&home, &aside).with_context(|| format!("moving {} aside", home.display()))?;
+    let used_kib = tree_size(&aside)?.div_ceil(1024);
+    let size = format!("{}k", used_kib + free_kib);
+    let mut disk = SmallDisk::mount(&home, &size)?;
+    copy_tree(&aside, &home)?;
+    std::fs::remove_dir_all(&aside).with_context(|| format!("removing {}", aside.display()))?;
+    disk.detach();
+    fed.start(i)?;
+    fed.wait_healthy(i, Duration::from_secs(60))?;
+    fed.write_file()?;
+    println!(
+        "{name} runs on a {size} disk holding its {used_kib} KiB of data: {free_kib} KiB free; \
+         it stops with \"No space left on device\" when that is written"
+    );
+    fed.detach();
+    Ok(())
+}
+
+/// The bytes of the files under `path`.
+fn tree_size(path: &std::path::Path) -> anyhow::Result<u64> {
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        bytes += if meta.is_dir() {
+            tree_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(bytes)
+}
+
+/// Parses a size in `mount`'s syntax (`256k`, `1m`, `2g`, or bytes) into KiB, rounded up.
+fn parse_size_kib(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((k, _)) => t.split_at(k),
+        None => (t.as_str(), ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("{text:?} is not a size such as 256k, 1m or 2g"))?;
+    let bytes = match unit {
+        "" => n,
+        "k" => n * 1024,
+        "m" => n * 1024 * 1024,
+        "g" => n * 1024 * 1024 * 1024,
+        _ => anyhow::bail!("{text:?} is not a size such as 256k, 1m or 2g"),
+    };
+    anyhow::ensure!(bytes > 0, "a disk of {text:?} holds nothing");
+    Ok(bytes.div_ceil(1024))
+}
+
 /// Entry point of the `caravan-testnet` executable.
 pub fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -170,8 +354,18 @@ pub fn main() -> anyhow::Result<()> {
             validators,
             observers,
             dir,
+            netns,
         } => {
-            let mut fed = Federation::create(&dir, validators, Launcher::current_exe()?)?;
+            let mut fed = if netns {
+                anyhow::ensure!(
+                    observers == 0,
+                    "--netns runs validators only: leave out --observers"
+                );
+                let network = Network::build(validators)?;
+                Federation::create_in_network(&dir, network, Launcher::current_exe()?)?
+            } else {
+                Federation::create(&dir, validators, Launcher::current_exe()?)?
+            };
             fed.start_all()?;
             fed.wait_all_healthy(Duration::from_secs(60))?;
             for _ in 0..observers {
@@ -218,6 +412,19 @@ pub fn main() -> anyhow::Result<()> {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            for node in &file.nodes {
+                if node.home.exists() && is_small_disk(&node.home)? {
+                    SmallDisk::unmount(&node.home)?;
+                    println!("unmounted {}'s small disk", node.agency);
+                }
+            }
+            if let Some(network) = &file.network {
+                network.remove();
+                println!(
+                    "removed the network namespaces of 10.78.{}.0/24",
+                    network.subnet
+                );
+            }
             println!("federation down");
             Ok(())
         }
@@ -226,7 +433,22 @@ pub fn main() -> anyhow::Result<()> {
             node,
             action,
             resync,
-        } => fault(&dir, &node, action, resync),
+            groups,
+            to,
+            percent,
+            size,
+        } => fault(
+            &dir,
+            action,
+            FaultOptions {
+                node,
+                resync,
+                groups,
+                to,
+                percent,
+                size,
+            },
+        ),
         Command::Demo { exit, dir } => {
             let dir = match dir {
                 Some(d) => d,

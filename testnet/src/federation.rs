@@ -18,6 +18,8 @@ use caravan_sdk::ids::{AgencyId, ChainId, Height};
 use caravan_sdk::keys::{Keypair, read_key_file};
 use caravan_sdk::tx::Role;
 
+use crate::netfault::Network;
+
 /// The agencies of a federation, in order: the demo's four, then generic ones.
 pub const AGENCIES: [(&str, &str, &str); 4] = [
     ("CN-QDG-CUSTOMS", "Qingdao Customs", "CN"),
@@ -86,6 +88,9 @@ pub struct TestnetFile {
     pub genesis: PathBuf,
     /// The nodes.
     pub nodes: Vec<NodeInfo>,
+    /// The network namespaces the nodes run in (`up --netns`), removed by `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
 }
 
 /// A running (or stopped) local federation.
@@ -98,6 +103,8 @@ pub struct Federation {
     pub genesis: Genesis,
     /// The nodes.
     pub nodes: Vec<NodeInfo>,
+    /// The network namespaces the nodes run in, when they do (partitions and loss apply there).
+    pub network: Option<Network>,
     children: Vec<Option<Child>>,
     launcher: Launcher,
 }
@@ -114,19 +121,29 @@ impl Federation {
         Self::create_with(dir, validators, Params::default(), launcher)
     }
 
-    /// A federation whose node `i` runs in network namespace `places[i].0` and listens on the
-    /// address `places[i].1` there (for partition tests, which build the namespaces).
-    pub fn create_in_namespaces(
+    /// A federation of one validator per namespace of `network`: node `i` runs in namespace
+    /// `i` and listens on its address there. The federation owns the network from then on.
+    pub fn create_in_network(
         dir: &Path,
-        places: &[(String, std::net::IpAddr)],
+        network: Network,
         launcher: Launcher,
     ) -> anyhow::Result<Self> {
+        let places = network.places();
         let hosts: Vec<std::net::IpAddr> = places.iter().map(|(_, ip)| *ip).collect();
         let mut fed = Self::create_on(dir, places.len(), Params::default(), launcher, &hosts)?;
         for (node, (ns, _)) in fed.nodes.iter_mut().zip(places) {
-            node.netns = Some(ns.clone());
+            node.netns = Some(ns);
         }
+        fed.network = Some(network);
         Ok(fed)
+    }
+
+    /// The federation's network, or an error saying that its nodes share loopback.
+    pub fn network(&self) -> anyhow::Result<&Network> {
+        self.network.as_ref().context(
+            "this federation's nodes share loopback, where no network fault applies: start one \
+             with `caravan-testnet up --netns` (needs root) for partitions and loss",
+        )
     }
 
     /// [`Federation::create`] with other federation parameters.
@@ -217,6 +234,7 @@ impl Federation {
             genesis_path,
             genesis,
             nodes,
+            network: None,
             children,
             launcher,
         })
@@ -331,6 +349,7 @@ impl Federation {
             genesis_path: file.genesis,
             genesis,
             nodes: file.nodes,
+            network: file.network,
             children,
             launcher,
         })
@@ -526,6 +545,9 @@ impl Federation {
 
     /// Leaves the node processes running when this value is dropped (for `up`).
     pub fn detach(&mut self) {
+        if let Some(network) = &mut self.network {
+            network.detach();
+        }
         for child in &mut self.children {
             child.take();
         }
@@ -597,6 +619,7 @@ impl Federation {
             chain_id: self.chain_id(),
             genesis: self.genesis_path.clone(),
             nodes: self.nodes.clone(),
+            network: self.network.clone(),
         };
         std::fs::write(&path, serde_json::to_string_pretty(&file)? + "\n")?;
         Ok(path)

@@ -8,3 +8,4 @@ pub mod cli;
 pub mod demo;
 pub mod federation;
 pub mod load;
+pub mod netfault;

@@ -2,56 +2,13 @@
 //! checker (`history.rs`): whatever the faults, every node holds the same blocks, every
 //! acknowledged transaction is on every node once, and nothing else is there twice.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use caravan_sdk::tx::SignedTx;
+use caravan_testnet::netfault::{CAP_SYS_ADMIN, SmallDisk, has_capability};
 
 use crate::history::History;
-use crate::support::{TestNet, record, register_exporter, testnet};
-
-/// Client threads submitting `txs` in turn through `nodes` (waiting for each commit) until
-/// `stop` or the transactions run out.
-struct Load {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(net: &TestNet, history: &History, nodes: &[usize], txs: Vec<SignedTx>) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let txs = Arc::new(txs);
-        let next = Arc::new(AtomicUsize::new(0));
-        let threads = nodes
-            .iter()
-            .map(|&i| {
-                let client = net.fed.client(i);
-                let (stop, txs, next, history) =
-                    (stop.clone(), txs.clone(), next.clone(), history.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(tx) = txs.get(n) else { break };
-                        if !history.submit(&client, tx) {
-                            // A node down or paused: do not spin on it.
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load { stop, threads }
-    }
-
-    fn finish(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().expect("client thread");
-        }
-    }
-}
+use crate::support::{Load, TestNet, record, register_exporter, testnet};
 
 /// A four-node federation with an exporter and `count` records ready to submit.
 fn setup(name: &str, count: u64) -> (TestNet, Vec<SignedTx>) {
@@ -205,65 +162,20 @@ fn corrupted_store_is_refused_and_recovered_by_resync() {
     net.fed.stop_all().expect("stop");
 }
 
-/// A small tmpfs mounted over a node's data folder, unmounted on drop.
-struct SmallDisk {
-    path: std::path::PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(path: &std::path::Path, size: &str) -> Result<SmallDisk, String> {
-        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .output()
-            .map_err(|e| format!("mount: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-        }
-        Ok(SmallDisk {
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn grow(&self, size: &str) {
-        let out = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.path)
-            .output()
-            .expect("remount");
-        assert!(
-            out.status.success(),
-            "remount: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.path)
-            .status();
-    }
-}
-
 #[test]
 fn disk_full_on_one_validator_loses_nothing_and_it_recovers_with_space() {
     // Node 3's data folder (its store and its consensus WAL) is a 1 MiB tmpfs: it fills under
     // load while the other three carry on.
     let mut net = testnet(4, &[0, 1, 2]);
     let home = net.fed.nodes[3].home.clone();
-    let disk = match SmallDisk::mount(&home, "1m") {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "disk-full test DID NOT RUN: mounting a small tmpfs needs CAP_SYS_ADMIN ({e})"
-            );
-            return;
-        }
-    };
+    if !has_capability(CAP_SYS_ADMIN) {
+        eprintln!(
+            "disk-full test DID NOT RUN: mounting a small disk needs CAP_SYS_ADMIN (root), which \
+             this process lacks"
+        );
+        return;
+    }
+    let disk = SmallDisk::mount(&home, "1m").expect("a small disk (the process is privileged)");
     net.fed.start(3).expect("start node 3");
     net.fed
         .wait_healthy(3, Duration::from_secs(60))
@@ -306,7 +218,7 @@ fn disk_full_on_one_validator_loses_nothing_and_it_recovers_with_space() {
     );
 
     // Space comes back; node 3 is restarted (if it stopped) and catches up.
-    disk.grow("512m");
+    SmallDisk::resize(&home, "512m").expect("grow the small disk");
     let running = net.fed.nodes[3]
         .pid
         .is_some_and(caravan_testnet::federation::alive);

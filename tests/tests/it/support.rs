@@ -1,7 +1,9 @@
 //! Starting federations for tests: one at a time (a federation is four processes on a 2-core
 //! machine), in a temporary folder, with the node logs printed when a test fails.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use caravan_sdk::api::TxStatus;
@@ -204,4 +206,50 @@ pub fn assert_same_chain(net: &TestNet, nodes: &[usize]) -> Height {
         }
     }
     low
+}
+
+/// Client threads submitting `txs` in turn through `nodes` (waiting for each commit) until
+/// `stop` or the transactions run out.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(
+        net: &TestNet,
+        history: &crate::history::History,
+        nodes: &[usize],
+        txs: Vec<SignedTx>,
+    ) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let txs = Arc::new(txs);
+        let next = Arc::new(AtomicUsize::new(0));
+        let threads = nodes
+            .iter()
+            .map(|&i| {
+                let client = net.fed.client(i);
+                let (stop, txs, next, history) =
+                    (stop.clone(), txs.clone(), next.clone(), history.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(tx) = txs.get(n) else { break };
+                        if !history.submit(&client, tx) {
+                            // A node down or paused: do not spin on it.
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("client thread");
+        }
+    }
 }
