@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use caravan_sdk::block::{Block, ValidatorSet};
 use caravan_sdk::genesis::Genesis;
+use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{AgencyId, ChainId, Height, TxId};
 use caravan_sdk::keys::{Keypair, read_key_file};
 use caravan_sdk::tx::{Rejection, SignedTx};
@@ -28,7 +29,7 @@ use crate::consensus::app::App;
 use crate::consensus::codec::BorshCodec;
 use crate::consensus::signing::{ValidatorSigner, ValidatorVerifier};
 use crate::consensus::types::{Address, CaravanContext, PrivateKey};
-use crate::execution::{Context, Verified, admit};
+use crate::execution::{Context, Verified, admit_with_id};
 use crate::mempool::Mempool;
 use crate::store::Store;
 
@@ -109,10 +110,18 @@ impl Shared {
             Ok(t) => t,
             Err(e) => return txs.iter().map(|_| Err(internal(&e))).collect(),
         };
+        // One encoding of each transaction gives its id and its signing digest.
+        let (ids, digests): (Vec<TxId>, Vec<Digest>) = txs
+            .iter()
+            .map(|(tx, _)| tx.tx.id_and_signing_digest())
+            .unzip();
         if txs.len() > 1
-            && let Err(e) = self
-                .verified
-                .preverify(&reader, txs.iter().map(|(tx, _)| tx))
+            && let Err(e) = self.verified.preverify_with(
+                &reader,
+                txs.iter()
+                    .zip(ids.iter().zip(&digests))
+                    .map(|((tx, _), (id, digest))| (tx, id, digest)),
+            )
         {
             return txs.iter().map(|_| Err(internal(&e))).collect();
         }
@@ -124,9 +133,8 @@ impl Shared {
         };
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = 0;
-        for (tx, size) in txs {
-            let id = tx.id();
-            let checked = match admit(&reader, &ctx, &tx) {
+        for ((tx, size), id) in txs.into_iter().zip(ids) {
+            let checked = match admit_with_id(&reader, &ctx, &tx, id) {
                 Ok(c) => c,
                 Err(e) => {
                     results.push(Err(internal(&e)));

@@ -250,7 +250,11 @@ impl Store {
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
             let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
-            for (id, receipt) in effects.tx_ids.iter().zip(&effects.receipts) {
+            // Ids are random: inserted in key order, each page of the index is visited once.
+            let mut records: Vec<(&TxId, &Receipt)> =
+                effects.tx_ids.iter().zip(&effects.receipts).collect();
+            records.sort_unstable_by_key(|(id, _)| id.0.as_bytes());
+            for (id, receipt) in records {
                 let record = TxRecord {
                     receipt: receipt.clone(),
                     block_id,

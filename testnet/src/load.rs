@@ -619,7 +619,7 @@ fn sign_all(
     per_client: usize,
     run_id: Digest,
 ) -> anyhow::Result<(Vec<ClientPlan>, Records)> {
-    let total = per_client * operators.len();
+    let total = per_client * options.clients;
     eprintln!(
         "signing {total} transactions from {} rail operators for {} clients",
         operators.len(),

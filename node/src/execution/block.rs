@@ -1,9 +1,9 @@
 //! Blocks: executing a list of transactions on a parent tip, building a proposer's block, and
 //! re-executing someone else's block to check every header field.
 
-use caravan_sdk::block::{Block, Header, transactions_root, transactions_root_of_ids};
+use caravan_sdk::block::{Block, Header, transactions_root_of_ids};
 use caravan_sdk::hash::Digest;
-use caravan_sdk::ids::{BlockId, ChainId, Height};
+use caravan_sdk::ids::{BlockId, ChainId, Height, TxId};
 use caravan_sdk::keys::PublicKey;
 use caravan_sdk::tx::{LogEntry, Outcome, Receipt, Rejection, SignedTx};
 
@@ -57,6 +57,33 @@ pub fn execute<V: StateView>(
     transactions: &[SignedTx],
     verified: &Verified,
 ) -> Result<BlockEffects, BlockError> {
+    let ids: Vec<TxId> = transactions.iter().map(SignedTx::id).collect();
+    execute_with_ids(
+        view,
+        chain_id,
+        parent,
+        height,
+        block_id,
+        time_ms,
+        transactions,
+        &ids,
+        verified,
+    )
+}
+
+/// [`execute`] with the transactions' ids already computed, in order.
+#[allow(clippy::too_many_arguments)]
+fn execute_with_ids<V: StateView>(
+    view: &V,
+    chain_id: &ChainId,
+    parent: &Tip,
+    height: Height,
+    block_id: BlockId,
+    time_ms: u64,
+    transactions: &[SignedTx],
+    ids: &[TxId],
+    verified: &Verified,
+) -> Result<BlockEffects, BlockError> {
     let (effects, _) = run(
         view,
         chain_id,
@@ -65,6 +92,7 @@ pub fn execute<V: StateView>(
         block_id,
         time_ms,
         transactions,
+        Some(ids),
         verified,
         false,
     )?;
@@ -82,6 +110,7 @@ fn run<V: StateView>(
     block_id: BlockId,
     time_ms: u64,
     transactions: &[SignedTx],
+    known_ids: Option<&[TxId]>,
     verified: &Verified,
     skip: bool,
 ) -> Result<(BlockEffects, Vec<usize>), BlockError> {
@@ -98,7 +127,10 @@ fn run<V: StateView>(
     let mut log = parent.log.clone();
     let mut log_nodes = Vec::new();
     for (index, tx) in transactions.iter().enumerate() {
-        let id = tx.id();
+        let id = match known_ids {
+            Some(ids) => ids[index],
+            None => tx.id(),
+        };
         let outcome = execute_tx(view, &mut overlay, &ctx, tx, id)?;
         if let Outcome::Rejected { rejection } = &outcome
             && rejection.reason.excludes_from_block()
@@ -197,6 +229,7 @@ pub fn build_block<V: StateView>(
         BlockId(Digest::ZERO),
         time_ms,
         &candidates,
+        None,
         verified,
         true,
     )?;
@@ -291,7 +324,13 @@ pub fn verify_block<V: StateView>(
             block.transactions.len().to_string(),
         );
     }
-    let tx_root = transactions_root(&block.transactions);
+    // One encoding of each transaction gives its id and its signing digest for every step.
+    let (ids, digests): (Vec<TxId>, Vec<Digest>) = block
+        .transactions
+        .iter()
+        .map(|tx| tx.tx.id_and_signing_digest())
+        .unzip();
+    let tx_root = transactions_root_of_ids(&ids);
     if h.transactions_root != tx_root {
         return mismatch(
             "transactions_root",
@@ -301,8 +340,15 @@ pub fn verify_block<V: StateView>(
     }
     // Signatures not yet seen (not relayed to this node before the block came) are checked in
     // batches, over all cores, before the transactions run one by one.
-    verified.preverify(view, &block.transactions)?;
-    let effects = execute(
+    verified.preverify_with(
+        view,
+        block
+            .transactions
+            .iter()
+            .zip(ids.iter().zip(&digests))
+            .map(|(tx, (id, digest))| (tx, id, digest)),
+    )?;
+    let effects = execute_with_ids(
         view,
         chain_id,
         parent,
@@ -310,6 +356,7 @@ pub fn verify_block<V: StateView>(
         h.id(),
         h.time_ms,
         &block.transactions,
+        &ids,
         verified,
     )?;
     if h.log_root != effects.tip.log.root() || h.log_size != effects.tip.log.size() {

@@ -20,7 +20,7 @@ pub use block::{BlockError, Built, build_block, execute, verify_block};
 pub use state::{Entries, Overlay, StateError, StateView, TxState, ViewNodes, keys};
 pub use state_tree::{MemoryTree, NodePos, NodeWrite, StoredNode, TreeError, TreeNodes};
 pub use trade::{ids_in_index, report_hash, tkeys};
-pub use tx::{Context, admit, execute_tx};
+pub use tx::{Context, admit, admit_with_id, execute_tx};
 pub use types::{BlockEffects, Participant, Tip};
 pub use verified::Verified;
 

@@ -128,7 +128,13 @@ pub fn execute_tx<V: StateView>(
         Ok(signer) => signer,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
-    if state.tx_seen(&id)? {
+    // Every transaction a block carries marks its signer's nonce, whatever its outcome, in the
+    // same write as its id. So a fresh nonce proves the transaction is not committed, and only
+    // a used one needs the (costlier) look-up in the transaction index to tell an exact replay,
+    // which no block may carry, from another transaction reusing the nonce.
+    let nonce_key = keys::nonce(&tx.tx.signer, tx.tx.nonce);
+    let nonce_used = state.contains(&nonce_key)?;
+    if nonce_used && state.tx_seen(&id)? {
         return Ok(Outcome::Rejected {
             rejection: Rejection::new(
                 RejectReason::Replayed,
@@ -136,8 +142,7 @@ pub fn execute_tx<V: StateView>(
             ),
         });
     }
-    let nonce_key = keys::nonce(&tx.tx.signer, tx.tx.nonce);
-    let outcome = if state.contains(&nonce_key)? {
+    let outcome = if nonce_used {
         Outcome::Rejected {
             rejection: Rejection::new(
                 RejectReason::NonceUsed,
@@ -171,8 +176,18 @@ pub fn admit<V: StateView>(
     ctx: &Context<'_>,
     tx: &SignedTx,
 ) -> Result<Result<(), Rejection>, StateError> {
+    admit_with_id(view, ctx, tx, tx.id())
+}
+
+/// [`admit`] with the transaction's id already computed.
+pub fn admit_with_id<V: StateView>(
+    view: &V,
+    ctx: &Context<'_>,
+    tx: &SignedTx,
+    id: TxId,
+) -> Result<Result<(), Rejection>, StateError> {
     let mut scratch = Overlay::default();
-    match execute_tx(view, &mut scratch, ctx, tx, tx.id())? {
+    match execute_tx(view, &mut scratch, ctx, tx, id)? {
         Outcome::Accepted => Ok(Ok(())),
         Outcome::Rejected { rejection } => Ok(Err(rejection)),
     }

@@ -113,11 +113,30 @@ impl Verified {
         view: &V,
         txs: impl IntoIterator<Item = &'t SignedTx>,
     ) -> Result<(), StateError> {
+        let computed: Vec<(&SignedTx, TxId, Digest)> = txs
+            .into_iter()
+            .map(|tx| {
+                let (id, digest) = tx.tx.id_and_signing_digest();
+                (tx, id, digest)
+            })
+            .collect();
+        self.preverify_with(
+            view,
+            computed.iter().map(|(tx, id, digest)| (*tx, id, digest)),
+        )
+    }
+
+    /// [`Verified::preverify`] with each transaction's id and signing digest already computed.
+    pub fn preverify_with<'t, V: StateView>(
+        &self,
+        view: &V,
+        txs: impl IntoIterator<Item = (&'t SignedTx, &'t TxId, &'t Digest)>,
+    ) -> Result<(), StateError> {
         let scratch = Overlay::default();
         let state = TxState::new(view, &scratch);
         let mut signers: HashMap<ParticipantId, Option<PublicKey>> = HashMap::new();
         let mut todo = Vec::new();
-        for tx in txs {
+        for (tx, id, digest) in txs {
             let key = match signers.get(&tx.tx.signer) {
                 Some(key) => *key,
                 None => {
@@ -131,10 +150,9 @@ impl Verified {
             let Some(key) = key else {
                 continue;
             };
-            let (id, digest) = tx.tx.id_and_signing_digest();
-            let e = entry(&id, &key, tx);
+            let e = entry(id, &key, tx);
             if !self.contains(&e) {
-                todo.push((e, (key, digest, tx.signature)));
+                todo.push((e, (key, *digest, tx.signature)));
             }
         }
         if todo.is_empty() {
