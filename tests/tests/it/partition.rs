@@ -48,20 +48,30 @@ fn network(net: &TestNet) -> &Network {
         .expect("a federation in namespaces")
 }
 
-/// Runs `scripts/nftables`, which installs Debian's nftables when `nft` is missing. Panics with
-/// its reason when it cannot.
+/// Runs `scripts/nftables`, which installs Debian's nftables when `nft` is missing, once per
+/// test process (the tests run in parallel, and two package installs at once would contend for
+/// the package manager's lock). Panics with its reason when it cannot.
 fn install_nft() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/nftables");
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "the network-fault tests need `nft`, and {} could not provide it:\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = INSTALLED.get_or_init(|| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/nftables");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} could not provide it:\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("the network-fault tests need `nft`, and {e}");
+    }
 }
 
 /// Waits up to 60 s for every node of `nodes` to pass height `above`.
