@@ -219,15 +219,7 @@ fn fault(dir: &std::path::Path, action: FaultAction, o: FaultOptions) -> anyhow:
         FaultAction::Resume => println!("resumed {name} (pid {})", fed.signal_pid(i, "-CONT")?),
         FaultAction::Stop => {
             let pid = fed.signal_pid(i, "-TERM")?;
-            let deadline = std::time::Instant::now() + Duration::from_secs(15);
-            while alive(pid) {
-                anyhow::ensure!(
-                    std::time::Instant::now() < deadline,
-                    "{name} (pid {pid}) did not stop within 15 s"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            println!("stopped {name} (pid {pid})");
+            await_exit(name.as_str(), pid)?;
         }
         FaultAction::Start => {
             if let Some(pid) = fed.nodes[i].pid
@@ -263,6 +255,20 @@ fn fault(dir: &std::path::Path, action: FaultAction, o: FaultOptions) -> anyhow:
     Ok(())
 }
 
+/// Waits up to 15 s for process `pid` (node `name`) to exit, and says so.
+fn await_exit(name: &str, pid: u32) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while alive(pid) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{name} (pid {pid}) did not stop within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("stopped {name} (pid {pid})");
+    Ok(())
+}
+
 /// Moves node `i` onto a small disk with `free` left: stops it, copies its data folder onto a
 /// tmpfs sized to what it holds plus `free`, and starts it there.
 fn disk_full(fed: &mut Federation, i: usize, free: &str) -> anyhow::Result<()> {
@@ -277,15 +283,7 @@ fn disk_full(fed: &mut Federation, i: usize, free: &str) -> anyhow::Result<()> {
         && alive(pid)
     {
         terminate(pid);
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while alive(pid) {
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "{name} (pid {pid}) did not stop within 15 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        println!("stopped {name} (pid {pid})");
+        await_exit(name.as_str(), pid)?;
     }
     let aside = home.with_extension("before-disk-full");
     anyhow::ensure!(

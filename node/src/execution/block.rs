@@ -57,33 +57,6 @@ pub fn execute<V: StateView>(
     transactions: &[SignedTx],
     verified: &Verified,
 ) -> Result<BlockEffects, BlockError> {
-    let ids: Vec<TxId> = transactions.iter().map(SignedTx::id).collect();
-    execute_with_ids(
-        view,
-        chain_id,
-        parent,
-        height,
-        block_id,
-        time_ms,
-        transactions,
-        &ids,
-        verified,
-    )
-}
-
-/// [`execute`] with the transactions' ids already computed, in order.
-#[allow(clippy::too_many_arguments)]
-fn execute_with_ids<V: StateView>(
-    view: &V,
-    chain_id: &ChainId,
-    parent: &Tip,
-    height: Height,
-    block_id: BlockId,
-    time_ms: u64,
-    transactions: &[SignedTx],
-    ids: &[TxId],
-    verified: &Verified,
-) -> Result<BlockEffects, BlockError> {
     let (effects, _) = run(
         view,
         chain_id,
@@ -92,7 +65,7 @@ fn execute_with_ids<V: StateView>(
         block_id,
         time_ms,
         transactions,
-        Some(ids),
+        None,
         verified,
         false,
     )?;
@@ -348,7 +321,7 @@ pub fn verify_block<V: StateView>(
             .zip(ids.iter().zip(&digests))
             .map(|(tx, (id, digest))| (tx, id, digest)),
     )?;
-    let effects = execute_with_ids(
+    let (effects, _) = run(
         view,
         chain_id,
         parent,
@@ -356,8 +329,9 @@ pub fn verify_block<V: StateView>(
         h.id(),
         h.time_ms,
         &block.transactions,
-        &ids,
+        Some(&ids),
         verified,
+        false,
     )?;
     if h.log_root != effects.tip.log.root() || h.log_size != effects.tip.log.size() {
         return mismatch(
