@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use foldhash::fast::RandomState;
+
 use caravan_sdk::ids::{Nonce, ParticipantId, TxId};
 use caravan_sdk::tx::{RejectReason, Rejection, SignedTx};
 
@@ -11,8 +13,8 @@ use caravan_sdk::tx::{RejectReason, Rejection, SignedTx};
 pub struct Mempool {
     capacity: usize,
     order: VecDeque<TxId>,
-    txs: HashMap<TxId, (SignedTx, usize)>,
-    nonces: HashSet<(ParticipantId, Nonce)>,
+    txs: HashMap<TxId, (SignedTx, usize), RandomState>,
+    nonces: HashSet<(ParticipantId, Nonce), RandomState>,
 }
 
 impl Mempool {
@@ -21,8 +23,8 @@ impl Mempool {
         Mempool {
             capacity,
             order: VecDeque::new(),
-            txs: HashMap::new(),
-            nonces: HashSet::new(),
+            txs: HashMap::default(),
+            nonces: HashSet::default(),
         }
     }
 

@@ -457,6 +457,9 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     consensus.p2p.persistent_peers_only = true;
     consensus.p2p.discovery.enabled = false;
+    // A proposal carries its whole block (at most `block_max_bytes`, 4 MiB) in one message.
+    consensus.p2p.pubsub_max_size.0 = 8 << 20;
+    consensus.p2p.rpc_max_size.0 = 16 << 20;
     let value_sync = ValueSyncConfig {
         enabled: true,
         ..Default::default()

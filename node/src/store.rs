@@ -5,9 +5,13 @@
 //! proofs are served for the committed tip.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use minicbor::{Decode, Encode};
-use redb::{Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition};
+use redb::{
+    Database, MultimapTableDefinition, ReadOnlyTable, ReadTransaction, ReadableDatabase,
+    TableDefinition,
+};
 
 use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
 use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
@@ -327,6 +331,10 @@ impl Store {
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
             txn: self.db.begin_read().map_err(db)?,
+            state: OnceLock::new(),
+            txs: OnceLock::new(),
+            tree: OnceLock::new(),
+            log: OnceLock::new(),
         })
     }
 
@@ -356,6 +364,25 @@ fn write_tree_nodes(
 /// A consistent read snapshot of the store.
 pub struct Reader {
     txn: ReadTransaction,
+    // The tables execution reads once per transaction, opened on first use: opening a table
+    // looks it up in the table tree, which cost as much as the read itself.
+    state: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    txs: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    tree: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    log: OnceLock<ReadOnlyTable<(u8, u64), &'static [u8]>>,
+}
+
+/// `cell`'s table, opened from `txn` the first time.
+fn opened<'a, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    cell: &'a OnceLock<ReadOnlyTable<K, V>>,
+    definition: TableDefinition<K, V>,
+) -> Result<&'a ReadOnlyTable<K, V>, redb::TableError> {
+    if let Some(table) = cell.get() {
+        return Ok(table);
+    }
+    let table = txn.open_table(definition)?;
+    Ok(cell.get_or_init(|| table))
 }
 
 impl Reader {
@@ -599,12 +626,12 @@ impl StateView for Reader {
     type Error = StoreError;
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = self.txn.open_table(STATE).map_err(db)?;
+        let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
         Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
     }
 
     fn scan(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
-        let table = self.txn.open_table(STATE).map_err(db)?;
+        let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
         let mut out = Vec::new();
         for entry in table.range(prefix..).map_err(db)? {
             let (k, v) = entry.map_err(db)?;
@@ -617,12 +644,12 @@ impl StateView for Reader {
     }
 
     fn tx_committed(&self, id: &TxId) -> Result<bool, StoreError> {
-        let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
+        let table = opened(&self.txn, &self.txs, TRANSACTIONS).map_err(db)?;
         Ok(table.get(id.0.as_bytes().as_slice()).map_err(db)?.is_some())
     }
 
     fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = match self.txn.open_table(TREE_NODES) {
+        let table = match opened(&self.txn, &self.tree, TREE_NODES) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => {
                 return Err(StoreError::Corrupt(
@@ -644,7 +671,7 @@ impl NodeSource for Reader {
     type Error = StoreError;
 
     fn node(&self, key: NodeKey) -> Result<Option<Digest>, StoreError> {
-        let table = self.txn.open_table(LOG_NODES).map_err(db)?;
+        let table = opened(&self.txn, &self.log, LOG_NODES).map_err(db)?;
         match table.get((key.level, key.index)).map_err(db)? {
             Some(v) => {
                 Ok(Some(Digest(v.value().try_into().map_err(|_| {

@@ -65,9 +65,9 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            block_max_transactions: 4096,
+            block_max_transactions: 16384,
             // A block travels as one consensus message: keep it well under the engine's limit.
-            block_max_bytes: 1024 * 1024,
+            block_max_bytes: 4 * 1024 * 1024,
             mempool_max_transactions: 50_000,
         }
     }

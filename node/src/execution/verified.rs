@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 
+use foldhash::fast::RandomState;
+
 use caravan_sdk::hash::{Digest, Domain, hash_parts};
 use caravan_sdk::ids::{ParticipantId, TxId};
 use caravan_sdk::keys::{self, PublicKey};
@@ -33,7 +35,7 @@ pub struct Verified {
 
 #[derive(Default)]
 struct Inner {
-    set: HashSet<Digest>,
+    set: HashSet<Digest, RandomState>,
     order: VecDeque<Digest>,
 }
 
