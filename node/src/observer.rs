@@ -197,8 +197,14 @@ impl<E: std::fmt::Display> From<E> for Refused {
 }
 
 /// Checks one served block against the observer's own state and commits it, durably or not.
-fn apply(shared: &Shared, block: &[u8], certificate: &[u8], durable: bool) -> Result<(), Refused> {
-    let block: Block = codec::decode(block, MAX_BLOCK_BYTES)?;
+fn apply(
+    shared: &Shared,
+    encoded: &[u8],
+    certificate: &[u8],
+    durable: bool,
+) -> Result<(), Refused> {
+    // Decoding is canonical: `encoded` is exactly the block's encoding, and is stored as such.
+    let block: Block = codec::decode(encoded, MAX_BLOCK_BYTES)?;
     let certificate: CommitCertificate = codec::decode(certificate, MAX_BLOCK_BYTES)?;
     let tip = shared.store.tip()?;
     let height = tip.height.next();
@@ -226,7 +232,7 @@ fn apply(shared: &Shared, block: &[u8], certificate: &[u8], durable: bool) -> Re
     drop(reader);
     shared
         .store
-        .commit_block_with(&block, &certificate, &effects, durable)?;
+        .commit_block_with(&block, encoded, &certificate, &effects, durable)?;
     if let Some(set) = effects.new_validators {
         shared.set_validators(set);
     }

@@ -220,10 +220,11 @@ impl Store {
         certificate: &CommitCertificate,
         effects: &BlockEffects,
     ) -> Result<(), StoreError> {
-        self.commit_block_with(block, certificate, effects, true)
+        self.commit_block_with(block, &codec::encode(block), certificate, effects, true)
     }
 
-    /// Writes a block in one transaction; `durable` makes it, and every block written before it,
+    /// Writes a block, given with its canonical encoding `encoded` (which is stored as is), in one
+    /// transaction; `durable` makes it, and every block written before it,
     /// survive a crash when this returns. A block written without may be lost in a crash
     /// together with the ones after it, never partly: an observer catching up writes a batch of
     /// certified blocks this way and makes the last durable, so that it pays one fsync per batch
@@ -231,6 +232,7 @@ impl Store {
     pub fn commit_block_with(
         &self,
         block: &Block,
+        encoded: &[u8],
         certificate: &CommitCertificate,
         effects: &BlockEffects,
         durable: bool,
@@ -247,7 +249,7 @@ impl Store {
         {
             txn.open_table(BLOCKS)
                 .map_err(db)?
-                .insert(height, codec::encode(block).as_slice())
+                .insert(height, encoded)
                 .map_err(db)?;
             txn.open_table(CERTIFICATES)
                 .map_err(db)?

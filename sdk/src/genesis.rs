@@ -66,7 +66,8 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             block_max_transactions: 16384,
-            // A block travels as one consensus message: keep it well under the engine's limit.
+            // A block travels as one consensus message; the node sets the engine's gossip limit
+            // to twice this, and the protocol's upper bound on the parameter is this.
             block_max_bytes: 4 * 1024 * 1024,
             mempool_max_transactions: 50_000,
         }

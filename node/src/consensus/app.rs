@@ -592,6 +592,7 @@ impl App {
             return Ok(None);
         }
         let id = block.id();
+        let (height, round, proposer) = (part.height, part.round, part.proposer);
         let digest = proposal_signing_digest(
             &self.shared.chain_id,
             part.height.0,
@@ -622,18 +623,18 @@ impl App {
                         Undecided {
                             block,
                             effects,
-                            part: Some(part.clone()),
+                            part: Some(part),
                         },
                     );
                     Validity::Valid
                 }
                 Err(e) => {
-                    warn!(proposer = %part.proposer, error = %e, "invalid proposed block");
+                    warn!(proposer = %proposer, error = %e, "invalid proposed block");
                     return Ok(Some(ProposedValue {
-                        height: part.height,
-                        round: part.round,
+                        height,
+                        round,
                         valid_round: Round::Nil,
-                        proposer: part.proposer,
+                        proposer,
                         value: Value::new(block.header),
                         validity: Validity::Invalid,
                     }));
@@ -646,10 +647,10 @@ impl App {
             .map(|u| u.block.header.clone())
             .ok_or_else(|| anyhow::anyhow!("accepted block vanished"))?;
         Ok(Some(ProposedValue {
-            height: part.height,
-            round: part.round,
+            height,
+            round,
             valid_round: Round::Nil,
-            proposer: part.proposer,
+            proposer,
             value: Value::new(header),
             validity,
         }))
@@ -736,9 +737,19 @@ impl App {
             .map_err(|e| {
                 anyhow::anyhow!("engine produced a certificate that does not verify: {e}")
             })?;
-        self.shared
-            .store
-            .commit_block(&undecided.block, &sdk_certificate, &undecided.effects)?;
+        // The block's canonical encoding as proposed (a decoded part re-encodes to its bytes),
+        // or made now for a block that came without one.
+        let encoded = match &undecided.part {
+            Some(part) => std::borrow::Cow::Borrowed(part.block.as_slice()),
+            None => std::borrow::Cow::Owned(codec::encode(&undecided.block)),
+        };
+        self.shared.store.commit_block_with(
+            &undecided.block,
+            &encoded,
+            &sdk_certificate,
+            &undecided.effects,
+            true,
+        )?;
         let ids = &undecided.effects.tx_ids;
         self.shared
             .mempool

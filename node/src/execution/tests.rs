@@ -1,6 +1,7 @@
 //! Execution tests: table-driven, against state held in memory.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use caravan_sdk::block::Block;
 use caravan_sdk::codec;
@@ -397,6 +398,57 @@ fn blocks_with_inadmissible_transactions_are_invalid() {
             ),
         }
     }
+}
+
+#[test]
+fn a_signer_is_judged_by_its_record_as_stored_now_not_as_remembered() {
+    let (mut state, agency, proposer) = setup();
+    let verified = Verified::new(64);
+    let key = keys::participant(&ParticipantId::new("CN-QDG-CUSTOMS").expect("id"));
+    let run = |state: &MemState, nonce: u64| {
+        build_all(
+            state,
+            &CHAIN,
+            &state.genesis_tip(),
+            5,
+            proposer,
+            vec![anchor("CN-QDG-CUSTOMS", &agency, nonce)],
+            &verified,
+        )
+        .map(|(_, effects)| effects.receipts[0].outcome.clone())
+    };
+    // The record is decoded once and remembered...
+    let stored = state.get(&key).expect("read").expect("founder");
+    let remembered = verified.participant(&stored).expect("decode");
+    assert!(Arc::ptr_eq(
+        &remembered,
+        &verified.participant(&stored).expect("again")
+    ));
+    assert_eq!(*remembered, codec::decode(&stored, 4096).expect("decode"));
+    assert_eq!(run(&state, 1).expect("anchor"), Outcome::Accepted);
+    // ...and a changed record (without an anchoring role, then with another key) is what counts
+    // next.
+    let mut record = (*remembered).clone();
+    record.roles = vec![Role::Registry];
+    state.put(key.clone(), codec::encode(&record));
+    match run(&state, 2) {
+        Err(BlockError::Inadmissible { rejection, .. }) => {
+            assert_eq!(rejection.reason, RejectReason::MissingRole)
+        }
+        other => panic!("expected missing_role, got {other:?}"),
+    }
+    record.roles = vec![Role::Customs];
+    record.public_key = Keypair::from_seed(&[9; 32]).public();
+    state.put(key, codec::encode(&record));
+    match run(&state, 3) {
+        Err(BlockError::Inadmissible { rejection, .. }) => {
+            assert_eq!(rejection.reason, RejectReason::BadSignature)
+        }
+        other => panic!("expected bad_signature, got {other:?}"),
+    }
+    // Bytes that are no record are an error of the state, and are not remembered.
+    assert!(verified.participant(&[0x83, 0x01]).is_err());
+    assert!(verified.participant(&[0x83, 0x01]).is_err());
 }
 
 #[test]

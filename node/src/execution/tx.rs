@@ -1,6 +1,8 @@
 //! One transaction: authentication (chain, body rules, signer, signature, role), replay and
 //! nonce rules, then the body's own effect on state.
 
+use std::sync::Arc;
+
 use caravan_sdk::ids::{ChainId, Height, TxId};
 use caravan_sdk::tx::{Body, Outcome, RejectReason, Rejection, SignedTx};
 
@@ -34,7 +36,7 @@ fn authenticate<V: StateView>(
     ctx: &Context<'_>,
     tx: &SignedTx,
     id: &TxId,
-) -> Result<Result<Participant, Rejection>, StateError> {
+) -> Result<Result<Arc<Participant>, Rejection>, StateError> {
     let inner = &tx.tx;
     if &inner.chain_id != ctx.chain_id {
         return Ok(Err(Rejection::new(
@@ -48,12 +50,16 @@ fn authenticate<V: StateView>(
     if let Err(r) = inner.body.validate() {
         return Ok(Err(r));
     }
-    let Some(signer) = state.get::<Participant>(&keys::participant(&inner.signer))? else {
+    let Some(record) = state.get_raw(&keys::participant(&inner.signer))? else {
         return Ok(Err(Rejection::new(
             RejectReason::UnknownSigner,
             format!("signer {} is not a registered participant", inner.signer),
         )));
     };
+    let signer = ctx
+        .verified
+        .participant(&record)
+        .map_err(|e| StateError(format!("stored record of {}: {e}", inner.signer)))?;
     if let Err(r) = ctx.verified.check(tx, id, &signer.public_key) {
         return Ok(Err(r));
     }

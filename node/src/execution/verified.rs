@@ -12,13 +12,19 @@
 //!
 //! The set is bounded: the oldest entries are forgotten first, and a forgotten entry only costs a
 //! second verification.
+//!
+//! It also remembers signer records it has decoded, by their stored bytes: every transaction
+//! reads its signer's record, and decoding it (canonical CBOR, checked by re-encoding) cost more
+//! than reading it. Decoding is a function of the bytes alone, so a remembered record is exactly
+//! what decoding those bytes again would give, whatever block or snapshot they came from.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use foldhash::fast::RandomState;
 
+use caravan_sdk::codec::{self, CodecError};
 use caravan_sdk::hash::{Digest, Domain, hash_parts};
 use caravan_sdk::ids::{ParticipantId, TxId};
 use caravan_sdk::keys::{self, PublicKey};
@@ -27,11 +33,15 @@ use caravan_sdk::tx::{Rejection, SignedTx};
 use super::state::{Overlay, StateError, StateView, TxState, keys as state_keys};
 use super::types::Participant;
 
-/// Transactions' signatures known to verify.
+/// Transactions' signatures known to verify, and signer records already decoded.
 pub struct Verified {
     capacity: usize,
     inner: Mutex<Inner>,
+    signers: Mutex<HashMap<Vec<u8>, Arc<Participant>, RandomState>>,
 }
+
+/// Decoded signer records remembered at most; past this the memory starts afresh.
+const SIGNER_RECORDS: usize = 1 << 16;
 
 #[derive(Default)]
 struct Inner {
@@ -58,6 +68,7 @@ impl Verified {
         Verified {
             capacity: capacity.max(1),
             inner: Mutex::new(Inner::default()),
+            signers: Mutex::new(HashMap::default()),
         }
     }
 
@@ -82,6 +93,23 @@ impl Verified {
                 inner.set.remove(&old);
             }
         }
+    }
+
+    /// The participant record stored as `bytes`, decoded once and remembered.
+    pub fn participant(&self, bytes: &[u8]) -> Result<Arc<Participant>, CodecError> {
+        if let Ok(signers) = self.signers.lock()
+            && let Some(p) = signers.get(bytes)
+        {
+            return Ok(Arc::clone(p));
+        }
+        let decoded: Arc<Participant> = Arc::new(codec::decode(bytes, codec::MAX_BLOCK_BYTES)?);
+        if let Ok(mut signers) = self.signers.lock() {
+            if signers.len() >= SIGNER_RECORDS {
+                signers.clear();
+            }
+            signers.insert(bytes.to_vec(), Arc::clone(&decoded));
+        }
+        Ok(decoded)
     }
 
     /// How many signatures are remembered.
@@ -142,9 +170,16 @@ impl Verified {
             let key = match signers.get(&tx.tx.signer) {
                 Some(key) => *key,
                 None => {
-                    let key = state
-                        .get::<Participant>(&state_keys::participant(&tx.tx.signer))?
-                        .map(|p| p.public_key);
+                    let key = match state.get_raw(&state_keys::participant(&tx.tx.signer))? {
+                        Some(bytes) => Some(
+                            self.participant(&bytes)
+                                .map_err(|e| {
+                                    StateError(format!("record of {}: {e}", tx.tx.signer))
+                                })?
+                                .public_key,
+                        ),
+                        None => None,
+                    };
                     signers.insert(tx.tx.signer.clone(), key);
                     key
                 }
