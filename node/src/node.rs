@@ -457,9 +457,10 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     consensus.p2p.persistent_peers_only = true;
     consensus.p2p.discovery.enabled = false;
-    // A proposal carries its whole block (at most `block_max_bytes`, 4 MiB) in one message.
-    consensus.p2p.pubsub_max_size.0 = 8 << 20;
-    consensus.p2p.rpc_max_size.0 = 16 << 20;
+    // A proposal carries its whole block in one message, and value sync serves whole blocks.
+    let block_limit = u64::from(caravan_sdk::genesis::BLOCK_MAX_BYTES_LIMIT);
+    consensus.p2p.pubsub_max_size.0 = 2 * block_limit;
+    consensus.p2p.rpc_max_size.0 = 4 * block_limit;
     let value_sync = ValueSyncConfig {
         enabled: true,
         ..Default::default()

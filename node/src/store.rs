@@ -452,7 +452,7 @@ impl Reader {
 
     /// Where a committed transaction is.
     pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
-        let table = self.txn.open_table(TRANSACTIONS).map_err(db)?;
+        let table = opened(&self.txn, &self.txs, TRANSACTIONS).map_err(db)?;
         match table.get(id.0.as_bytes().as_slice()).map_err(db)? {
             Some(v) => Ok(Some(
                 codec::decode(v.value(), 1024 * 1024)

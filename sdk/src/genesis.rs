@@ -62,13 +62,15 @@ pub struct Params {
     pub mempool_max_transactions: u32,
 }
 
+/// The most `block_max_bytes` may be: a block travels as one consensus message, and nodes size
+/// the engine's message limits from this.
+pub const BLOCK_MAX_BYTES_LIMIT: u32 = 4 * 1024 * 1024;
+
 impl Default for Params {
     fn default() -> Self {
         Params {
             block_max_transactions: 16384,
-            // A block travels as one consensus message; the node sets the engine's gossip limit
-            // to twice this, and the protocol's upper bound on the parameter is this.
-            block_max_bytes: 4 * 1024 * 1024,
+            block_max_bytes: BLOCK_MAX_BYTES_LIMIT,
             mempool_max_transactions: 50_000,
         }
     }

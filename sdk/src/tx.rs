@@ -405,7 +405,7 @@ impl Change {
             Change::SetParams { params } => {
                 if params.block_max_transactions == 0
                     || params.block_max_bytes < 64 * 1024
-                    || params.block_max_bytes > 4 * 1024 * 1024
+                    || params.block_max_bytes > crate::genesis::BLOCK_MAX_BYTES_LIMIT
                     || params.mempool_max_transactions < params.block_max_transactions
                 {
                     return invalid(format!(

@@ -446,7 +446,7 @@ fn a_signer_is_judged_by_its_record_as_stored_now_not_as_remembered() {
         }
         other => panic!("expected bad_signature, got {other:?}"),
     }
-    // Bytes that are no record are an error of the state, and are not remembered.
+    // Bytes that are no record are an error of the state, every time they are read.
     assert!(verified.participant(&[0x83, 0x01]).is_err());
     assert!(verified.participant(&[0x83, 0x01]).is_err());
 }
