@@ -934,6 +934,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
             "validator"
         }
         .into(),
+        peers: u32::try_from(shared.metrics.peers.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
     })
     .into_response()
 }
@@ -948,11 +949,13 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 # HELP caravan_transactions_admitted_total Transactions admitted into the mempool.\n# TYPE caravan_transactions_admitted_total counter\ncaravan_transactions_admitted_total {}\n\
 # HELP caravan_transactions_refused_total Transactions refused at admission.\n# TYPE caravan_transactions_refused_total counter\ncaravan_transactions_refused_total {}\n\
 # HELP caravan_transactions_committed_total Transactions in committed blocks.\n# TYPE caravan_transactions_committed_total counter\ncaravan_transactions_committed_total {}\n\
-# HELP caravan_blocks_committed_total Blocks committed by this node.\n# TYPE caravan_blocks_committed_total counter\ncaravan_blocks_committed_total {}\n",
+# HELP caravan_blocks_committed_total Blocks committed by this node.\n# TYPE caravan_blocks_committed_total counter\ncaravan_blocks_committed_total {}\n\
+# HELP caravan_consensus_peers Validators' nodes connected for consensus now.\n# TYPE caravan_consensus_peers gauge\ncaravan_consensus_peers {}\n",
         m.admitted.load(Ordering::Relaxed),
         m.refused.load(Ordering::Relaxed),
         m.committed.load(Ordering::Relaxed),
         m.blocks.load(Ordering::Relaxed),
+        m.peers.load(Ordering::Relaxed),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -55,6 +55,8 @@ pub struct Metrics {
     pub committed: AtomicU64,
     /// Blocks committed.
     pub blocks: AtomicU64,
+    /// Peers this validator exchanges consensus messages with now.
+    pub peers: AtomicU64,
 }
 
 /// State shared by the consensus application and the HTTP API.
@@ -280,6 +282,74 @@ fn peer_id_of(key: &caravan_sdk::keys::PublicKey) -> anyhow::Result<String> {
     Ok(libp2p_identity::PublicKey::from(ed)
         .to_peer_id()
         .to_string())
+}
+
+/// How long a peer may stay connected without exchanging consensus messages before the
+/// connection is dropped and dialled again.
+const MUTE_PEER_RECONNECT: Duration = Duration::from_secs(10);
+
+/// Once a second: counts the peers this validator exchanges consensus messages with (for
+/// `/health` and `/metrics`), and reconnects any of its peers that has stayed connected for
+/// [`MUTE_PEER_RECONNECT`] without being in the consensus mesh.
+///
+/// That happens after a link comes back: if one side still holds its connection from before the
+/// outage when the other side's new one arrives, the pub-sub layer counts the new one as a second
+/// connection to a known peer and never sends its subscriptions over it. The other side then
+/// knows the peer only as connected, subscribed to nothing, and cannot send it a single vote;
+/// with one more validator down, the federation stops. Dropping every connection to the peer and
+/// dialling it again makes both sides start afresh.
+async fn watch_peers(
+    requests: tokio::sync::mpsc::Sender<malachite::NetworkRequest>,
+    shared: Arc<Shared>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut mute_since: std::collections::HashMap<String, std::time::Instant> =
+        std::collections::HashMap::new();
+    loop {
+        tick.tick().await;
+        let dump = match malachite::NetworkRequest::dump_state(&requests).await {
+            Ok(Some(dump)) => dump,
+            Ok(None) => continue,
+            // The network has stopped, and so will the node.
+            Err(_) => return,
+        };
+        let now = std::time::Instant::now();
+        let mut meshed = 0u64;
+        let mut connected = std::collections::HashSet::new();
+        for (peer_id, info) in &dump.peers {
+            let id = peer_id.to_string();
+            let suffix = format!("/p2p/{id}");
+            let Some(addr) = dump
+                .persistent_peer_addrs
+                .iter()
+                .find(|a| a.to_string().ends_with(&suffix))
+            else {
+                continue;
+            };
+            connected.insert(id.clone());
+            if !info.topics.is_empty() {
+                meshed += 1;
+                mute_since.remove(&id);
+                continue;
+            }
+            let since = *mute_since.entry(id.clone()).or_insert(now);
+            if now.duration_since(since) < MUTE_PEER_RECONNECT {
+                continue;
+            }
+            warn!(peer = %info.moniker, %addr, "peer connected but exchanging no consensus messages; reconnecting");
+            mute_since.remove(&id);
+            let addr = addr.clone();
+            let removed =
+                malachite::NetworkRequest::remove_persistent_peer(&requests, addr.clone()).await;
+            let added = malachite::NetworkRequest::add_persistent_peer(&requests, addr).await;
+            if !matches!((&removed, &added), (Ok(Ok(())), Ok(Ok(())))) {
+                warn!(peer = %info.moniker, removed = ?removed.map_err(|e| e.to_string()), added = ?added.map_err(|e| e.to_string()), "reconnecting the peer failed");
+            }
+        }
+        mute_since.retain(|id, _| connected.contains(id));
+        shared.metrics.peers.store(meshed, Ordering::Relaxed);
+    }
 }
 
 /// A peer's address pinned to the peer id of its genesis network key, so that only the holder of
@@ -550,6 +620,10 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
     #[cfg(not(feature = "byzantine"))]
     let (channels, _engine) =
         finish_engine!(builder.with_default_network(NetworkContext::new(identity, BorshCodec)));
+
+    // The consensus connections: counted for `/health` and `/metrics`, and mended when one
+    // carries nothing.
+    tokio::spawn(watch_peers(channels.net_requests.clone(), shared.clone()));
 
     // HTTP API.
     let api_addr = api_listen_address(&card.api_url)?;

@@ -237,6 +237,10 @@ pub struct Health {
     /// `validator` (an agency's node) or `observer`.
     #[serde(default)]
     pub role: String,
+    /// The other validators' nodes this validator is connected to for consensus (0 on an
+    /// observer, which follows over HTTP).
+    #[serde(default)]
+    pub peers: u32,
 }
 
 /// Header naming the participant that signs a read request.

@@ -38,7 +38,9 @@ fn federation_in_namespaces(test: &str) -> Option<TestNet> {
     fed.start_all().expect("start");
     fed.wait_all_healthy(Duration::from_secs(60))
         .expect("healthy");
-    Some(TestNet::new(fed, dir, guard))
+    let net = TestNet::new(fed, dir, guard);
+    await_connected(&net, "a new federation");
+    Some(net)
 }
 
 fn network(net: &TestNet) -> &Network {
@@ -118,6 +120,35 @@ fn height(net: &TestNet, i: usize) -> Height {
     net.fed.client(i).health().expect("health").height
 }
 
+/// Each node's height and connected consensus peers, for failure messages.
+fn status(net: &TestNet) -> String {
+    (0..4)
+        .map(|i| match net.fed.client(i).health() {
+            Ok(h) => format!("node {i}: height {}, {} peers", h.height, h.peers),
+            Err(e) => format!("node {i}: {e}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Waits up to 60 s until every node reports that it exchanges consensus messages with each of
+/// the other three. After a link comes back, a node can be connected to a peer that never sent it
+/// its subscriptions (the peer still held its connection from before the outage); such a node
+/// cannot send that peer a vote until it notices and redials (`watch_peers` in the node, after
+/// 10 s). A scenario that needs three nodes to talk must not start before they can.
+fn await_connected(net: &TestNet, what: &str) {
+    let start = Instant::now();
+    while (0..4).any(|i| net.fed.client(i).health().map_or(true, |h| h.peers < 3)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: the nodes did not reconnect within 60 s ({})",
+            status(net)
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("{what}: all four connected after {:?}", start.elapsed());
+}
+
 #[test]
 fn partitions_minority_leader_and_majority_then_heal() {
     let Some(mut net) = federation_in_namespaces("partition test") else {
@@ -144,6 +175,7 @@ fn partitions_minority_leader_and_majority_then_heal() {
     net.fed
         .wait_height(3, tip, Duration::from_secs(60))
         .expect("the cut-off node catches up after the heal");
+    await_connected(&net, "node 3 plugged back in");
 
     // The leader of the next round cut off: node 0 proposes every fourth height; the round
     // times out to the next proposer, and the chain goes on.
@@ -158,12 +190,14 @@ fn partitions_minority_leader_and_majority_then_heal() {
     }
     assert!(
         height(&net, 1) > before,
-        "progress stopped with one node cut off"
+        "progress stopped with one node cut off ({})",
+        status(&net)
     );
     network(&net).plug(0).expect("plug");
     net.fed
         .wait_height(0, height(&net, 1), Duration::from_secs(60))
         .expect("node 0 catches up");
+    await_connected(&net, "node 0 plugged back in");
 
     // A split down the middle: {0, 1} | {2, 3}, each pair still talking within itself and to
     // clients; no side holds a quorum. Nothing commits on either side, the submitted record stays
@@ -262,6 +296,7 @@ fn one_way_loss_and_splits_of_every_shape_under_load() {
     eprintln!("node 3 deaf: {deaf} packets dropped");
     network(&net).heal().expect("heal");
     await_progress(&net, &[3], height(&net, 0), "node 3 after the heal");
+    await_connected(&net, "node 3 hears again");
 
     // Splits of other shapes, each healed by the next: {0} | {1, 2, 3} goes on; {0, 1, 2} | {3}
     // goes on with node 0 back in the majority; {0, 3} | {1} | {2} stalls.
