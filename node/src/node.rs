@@ -340,11 +340,17 @@ async fn watch_peers(
             warn!(peer = %info.moniker, %addr, "peer connected but exchanging no consensus messages; reconnecting");
             mute_since.remove(&id);
             let addr = addr.clone();
-            let removed =
-                malachite::NetworkRequest::remove_persistent_peer(&requests, addr.clone()).await;
-            let added = malachite::NetworkRequest::add_persistent_peer(&requests, addr).await;
-            if !matches!((&removed, &added), (Ok(Ok(())), Ok(Ok(())))) {
-                warn!(peer = %info.moniker, removed = ?removed.map_err(|e| e.to_string()), added = ?added.map_err(|e| e.to_string()), "reconnecting the peer failed");
+            // Dialled again only if it was still a peer: the membership may have dropped it
+            // since the table was read.
+            match malachite::NetworkRequest::remove_persistent_peer(&requests, addr.clone()).await {
+                Ok(Ok(())) => {
+                    let added = malachite::NetworkRequest::add_persistent_peer(&requests, addr);
+                    if !matches!(added.await, Ok(Ok(()))) {
+                        warn!(peer = %info.moniker, "dialling the peer again failed");
+                    }
+                }
+                Ok(Err(e)) => warn!(peer = %info.moniker, error = ?e, "dropping the peer failed"),
+                Err(e) => warn!(peer = %info.moniker, error = %e, "dropping the peer failed"),
             }
         }
         mute_since.retain(|id, _| connected.contains(id));
