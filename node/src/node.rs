@@ -312,7 +312,9 @@ async fn watch_peers(
             Ok(Some(dump)) => dump,
             Ok(None) => continue,
             // The network has stopped, and so will the node.
-            Err(_) => return,
+            Err(_) if requests.is_closed() => return,
+            // A request lost on a busy network is asked again at the next tick.
+            Err(_) => continue,
         };
         let now = std::time::Instant::now();
         let mut meshed = 0u64;
