@@ -208,6 +208,10 @@ async fn submit(
         bytes.to_vec()
     };
     let mut height_rx = shared.height.subscribe();
+    let since = match log_size(&shared) {
+        Ok(size) => size,
+        Err(r) => return r,
+    };
     // A signer or a record (consignment, document...) created in a block that this node has not
     // applied yet (the client saw it committed through another node) gets a short grace:
     // re-check as blocks arrive.
@@ -243,7 +247,7 @@ async fn submit(
     }
     let deadline = tokio::time::Instant::now() + MAX_WAIT;
     loop {
-        match status_of(&shared, &id) {
+        match status_of(&shared, &id, since) {
             Ok(Some(status)) if status.is_final() => {
                 return (StatusCode::OK, axum::Json(status)).into_response();
             }
@@ -341,6 +345,10 @@ async fn submit_batch(
         Err(r) => return r,
     };
     let mut height_rx = shared.height.subscribe();
+    let since = match log_size(&shared) {
+        Ok(size) => size,
+        Err(r) => return r,
+    };
     let admitted = match admit_items(&shared, &items).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -364,7 +372,7 @@ async fn submit_batch(
     if wait {
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         loop {
-            match finalise(&shared, &mut results) {
+            match finalise(&shared, &mut results, since) {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(r) => return r,
@@ -384,16 +392,25 @@ async fn submit_batch(
     .into_response()
 }
 
+/// The committed log's size, read before admitting transactions: none of them can be committed
+/// at an earlier log position, so their look-ups start there ([`Reader::tx_since`]).
+///
+/// [`Reader::tx_since`]: crate::store::Reader::tx_since
+fn log_size(shared: &Shared) -> Result<u64, Response> {
+    let reader = shared.store.reader().map_err(internal)?;
+    Ok(reader.tip().map_err(internal)?.log.size())
+}
+
 /// Turns pending items that are now in a certified block into their final status. True when
-/// none is pending.
-fn finalise(shared: &Shared, results: &mut [BatchItem]) -> Result<bool, Response> {
+/// none is pending. The items were admitted when the log had `since` entries.
+fn finalise(shared: &Shared, results: &mut [BatchItem], since: u64) -> Result<bool, Response> {
     let reader = shared.store.reader().map_err(internal)?;
     let mut done = true;
     for item in results.iter_mut() {
         let BatchItem::Pending { tx_id } = item else {
             continue;
         };
-        match reader.tx(tx_id).map_err(internal)? {
+        match reader.tx_since(tx_id, since).map_err(internal)? {
             Some(record) => {
                 let height = record.receipt.height;
                 *item = match record.receipt.outcome {
@@ -443,9 +460,11 @@ fn parse_tx_id(text: &str) -> Result<TxId, Response> {
         .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_id", e.to_string()))
 }
 
-fn status_of(shared: &Shared, id: &TxId) -> Result<Option<TxStatus>, Response> {
+/// A transaction's status; it cannot be committed before the log had `since` entries (0 when
+/// that is not known).
+fn status_of(shared: &Shared, id: &TxId, since: u64) -> Result<Option<TxStatus>, Response> {
     let reader = shared.store.reader().map_err(internal)?;
-    if let Some(record) = reader.tx(id).map_err(internal)? {
+    if let Some(record) = reader.tx_since(id, since).map_err(internal)? {
         let status = match record.receipt.outcome {
             Outcome::Accepted => TxStatus::Committed {
                 tx_id: *id,
@@ -473,7 +492,7 @@ async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
         Ok(id) => id,
         Err(r) => return r,
     };
-    match status_of(&shared, &id) {
+    match status_of(&shared, &id, 0) {
         Ok(Some(status)) => axum::Json(status).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,

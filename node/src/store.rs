@@ -31,7 +31,11 @@ use crate::execution::{
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
-const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
+/// Where each committed transaction is: [`index_key`] (its epoch, then its id) to
+/// [`index_value`] (its block's height and its position there).
+const TX_INDEX: TableDefinition<&[u8; 36], &[u8; 12]> = TableDefinition::new("tx_index");
+/// Each committed transaction's receipt, by block height and position in the block.
+const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
 /// The state tree's nodes at the tip, by position ([`NodePos::to_key`]).
@@ -44,6 +48,35 @@ const SUMMARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("block_summa
 /// This node's search index: a normalised term (document number, container, train) to the
 /// documents that carry it (not part of the protocol).
 const SEARCH: MultimapTableDefinition<&str, &[u8]> = MultimapTableDefinition::new("search");
+
+/// The layout of the store's tables that this node reads and writes, recorded in the store when
+/// it is created. Format 2: the transaction index partitioned by epoch, receipts by position,
+/// replay markers holding the id of the transaction that used the nonce.
+const STORE_FORMAT: u32 = 2;
+
+/// Transactions per epoch of the transaction index: `2^TX_EPOCH_BITS` consecutive entries of the
+/// Merkle log. The index's key starts with the epoch, so a block's inserts all land in the
+/// current epoch's part of the B-tree, which stays small (about 9 MiB) and cached however large
+/// the ledger grows. Keyed by id alone, a block of n transactions rewrote about n pages of an
+/// index that had outgrown the page cache, and the cost of a block's write grew with the
+/// ledger. A look-up by id probes the epochs from the newest.
+const TX_EPOCH_BITS: u32 = 17;
+
+/// The transaction index's key: the epoch of the transaction's log position, then its id.
+fn index_key(log_index: u64, id: &TxId) -> [u8; 36] {
+    let mut key = [0u8; 36];
+    key[..4].copy_from_slice(&((log_index >> TX_EPOCH_BITS) as u32).to_be_bytes());
+    key[4..].copy_from_slice(id.0.as_bytes());
+    key
+}
+
+/// The transaction index's value: the block height and the position in the block.
+fn index_value(height: u64, index: u32) -> [u8; 12] {
+    let mut value = [0u8; 12];
+    value[..8].copy_from_slice(&height.to_be_bytes());
+    value[8..].copy_from_slice(&index.to_be_bytes());
+    value
+}
 
 /// The store's page cache.
 const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -116,6 +149,17 @@ impl Store {
                         found,
                     });
                 }
+                let format = store
+                    .meta("store_format")?
+                    .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+                    .map_or(1, u32::from_be_bytes);
+                if format != STORE_FORMAT {
+                    return Err(StoreError::Corrupt(format!(
+                        "the store has format {format}, written by an earlier version of the \
+                         node; this node reads format {STORE_FORMAT}: start from a fresh data \
+                         directory (the node then fetches the ledger from its peers)"
+                    )));
+                }
                 store.check_tip()?;
             }
             None => store.init(genesis, chain_id)?,
@@ -149,12 +193,15 @@ impl Store {
             let mut meta = txn.open_table(META).map_err(db)?;
             meta.insert("chain_id", chain_id.0.as_bytes().as_slice())
                 .map_err(db)?;
+            meta.insert("store_format", STORE_FORMAT.to_be_bytes().as_slice())
+                .map_err(db)?;
             meta.insert("tip", codec::encode(&Tip::genesis(state_root)).as_slice())
                 .map_err(db)?;
             // Create the other tables so readers never see them missing.
             txn.open_table(BLOCKS).map_err(db)?;
             txn.open_table(CERTIFICATES).map_err(db)?;
-            txn.open_table(TRANSACTIONS).map_err(db)?;
+            txn.open_table(TX_INDEX).map_err(db)?;
+            txn.open_table(RECEIPTS).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
             txn.open_table(SET_CHANGES).map_err(db)?;
         }
@@ -255,21 +302,26 @@ impl Store {
                 .map_err(db)?
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
-            let mut txs = txn.open_table(TRANSACTIONS).map_err(db)?;
             // Ids are random: inserted in key order, each page of the index is visited once.
-            let mut records: Vec<(&TxId, &Receipt)> =
-                effects.tx_ids.iter().zip(&effects.receipts).collect();
-            records.sort_unstable_by_key(|(id, _)| id.0.as_bytes());
-            for (id, receipt) in records {
-                let record = TxRecord {
-                    receipt: receipt.clone(),
-                    block_id,
-                };
-                txs.insert(
-                    id.0.as_bytes().as_slice(),
-                    codec::encode(&record).as_slice(),
-                )
-                .map_err(db)?;
+            let mut index: Vec<([u8; 36], [u8; 12])> = effects
+                .tx_ids
+                .iter()
+                .zip(&effects.receipts)
+                .map(|(id, r)| (index_key(r.log_index, id), index_value(r.height.0, r.index)))
+                .collect();
+            index.sort_unstable();
+            let mut table = txn.open_table(TX_INDEX).map_err(db)?;
+            for (key, value) in &index {
+                table.insert(key, value).map_err(db)?;
+            }
+            let mut receipts = txn.open_table(RECEIPTS).map_err(db)?;
+            for receipt in &effects.receipts {
+                receipts
+                    .insert(
+                        (receipt.height.0, receipt.index),
+                        codec::encode(receipt).as_slice(),
+                    )
+                    .map_err(db)?;
             }
             let mut state = txn.open_table(STATE).map_err(db)?;
             for (key, value) in &effects.writes {
@@ -334,7 +386,7 @@ impl Store {
         Ok(Reader {
             txn: self.db.begin_read().map_err(db)?,
             state: OnceLock::new(),
-            txs: OnceLock::new(),
+            index: OnceLock::new(),
             tree: OnceLock::new(),
             log: OnceLock::new(),
         })
@@ -369,7 +421,7 @@ pub struct Reader {
     // The tables execution reads once per transaction, opened on first use: opening a table
     // looks it up in the table tree, which cost as much as the read itself.
     state: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
-    txs: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    index: OnceLock<ReadOnlyTable<&'static [u8; 36], &'static [u8; 12]>>,
     tree: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     log: OnceLock<ReadOnlyTable<(u8, u64), &'static [u8]>>,
 }
@@ -452,14 +504,57 @@ impl Reader {
 
     /// Where a committed transaction is.
     pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
-        let table = opened(&self.txn, &self.txs, TRANSACTIONS).map_err(db)?;
-        match table.get(id.0.as_bytes().as_slice()).map_err(db)? {
-            Some(v) => Ok(Some(
-                codec::decode(v.value(), 1024 * 1024)
-                    .map_err(|e| StoreError::Corrupt(format!("tx {id}: {e}")))?,
-            )),
-            None => Ok(None),
+        self.tx_since(id, 0)
+    }
+
+    /// Where a committed transaction is, looked for only among the transactions committed once
+    /// the log had `log_size` entries: for one admitted when it had, which cannot be committed
+    /// earlier (admission refuses a committed transaction as replayed). A pending transaction's
+    /// look-up then probes one or two epochs of the index instead of all of them.
+    pub fn tx_since(&self, id: &TxId, log_size: u64) -> Result<Option<TxRecord>, StoreError> {
+        let Some((height, index)) = self.tx_position(id, log_size)? else {
+            return Ok(None);
+        };
+        let receipts = self.txn.open_table(RECEIPTS).map_err(db)?;
+        let receipt: Receipt = match receipts.get((height, index)).map_err(db)? {
+            Some(v) => codec::decode(v.value(), 1024 * 1024)
+                .map_err(|e| StoreError::Corrupt(format!("receipt of {id}: {e}")))?,
+            None => {
+                return Err(StoreError::Corrupt(format!(
+                    "receipt of {id} at {height}/{index} missing"
+                )));
+            }
+        };
+        let certificates = self.txn.open_table(CERTIFICATES).map_err(db)?;
+        let certificate: CommitCertificate = match certificates.get(height).map_err(db)? {
+            Some(v) => codec::decode(v.value(), MAX_BLOCK_BYTES)
+                .map_err(|e| StoreError::Corrupt(format!("certificate {height}: {e}")))?,
+            None => return Err(StoreError::Corrupt(format!("certificate {height} missing"))),
+        };
+        Ok(Some(TxRecord {
+            receipt,
+            block_id: certificate.block_id,
+        }))
+    }
+
+    /// The height and position in its block of a committed transaction at log position
+    /// `since` or later: the transaction index probed epoch by epoch, from the newest.
+    fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<(u64, u32)>, StoreError> {
+        let size = self.tip()?.log.size();
+        if size <= since {
+            return Ok(None);
         }
+        let table = opened(&self.txn, &self.index, TX_INDEX).map_err(db)?;
+        for epoch in ((since >> TX_EPOCH_BITS)..=(size - 1) >> TX_EPOCH_BITS).rev() {
+            let key = index_key(epoch << TX_EPOCH_BITS, id);
+            if let Some(v) = table.get(&key).map_err(db)? {
+                let v = v.value();
+                let height = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+                let index = u32::from_be_bytes(v[8..].try_into().expect("4 bytes"));
+                return Ok(Some((height, index)));
+            }
+        }
+        Ok(None)
     }
 
     /// The proof of one committed transaction.
@@ -645,11 +740,6 @@ impl StateView for Reader {
         Ok(out)
     }
 
-    fn tx_committed(&self, id: &TxId) -> Result<bool, StoreError> {
-        let table = opened(&self.txn, &self.txs, TRANSACTIONS).map_err(db)?;
-        Ok(table.get(id.0.as_bytes().as_slice()).map_err(db)?.is_some())
-    }
-
     fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, StoreError> {
         let table = match opened(&self.txn, &self.tree, TREE_NODES) {
             Ok(t) => t,
@@ -799,7 +889,7 @@ mod tests {
                 .expect("read")
                 .is_some()
         );
-        assert!(reader.tx_committed(&tx.id()).expect("read"));
+        assert!(reader.tx(&tx.id()).expect("read").is_some());
         let bundle = reader.bundle(&tx.id()).expect("bundle").expect("present");
         assert_eq!(bundle.item.expect("item").transaction, tx);
         // State proofs at the tip: the registered participant is present, with its stored
@@ -826,5 +916,157 @@ mod tests {
             Store::open(&path, &other, &other.chain_id()),
             Err(StoreError::WrongChain { .. })
         ));
+    }
+
+    /// A store holding blocks of synthetic transactions at the given log positions (the store
+    /// takes receipts as given): one block per entry of `blocks`, with its transactions' ids and
+    /// the log position of its first.
+    fn store_with(blocks: &[(&[TxId], u64)]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (genesis, _) = test_genesis("index");
+        let chain_id = genesis.chain_id();
+        let store =
+            Store::open(&dir.path().join("ledger.redb"), &genesis, &chain_id).expect("open");
+        let validators = genesis.content.validator_set();
+        let mut parent = store.tip().expect("tip");
+        for (ids, first_log) in blocks {
+            let height = parent.height.next();
+            let receipts: Vec<Receipt> = (0..ids.len())
+                .map(|i| Receipt {
+                    height,
+                    index: i as u32,
+                    log_index: first_log + i as u64,
+                    outcome: caravan_sdk::tx::Outcome::Accepted,
+                })
+                .collect();
+            let size = first_log + ids.len() as u64;
+            let log = caravan_sdk::merkle::Frontier::from_parts(
+                size,
+                vec![Digest::ZERO; size.count_ones() as usize],
+            )
+            .expect("frontier");
+            let block = Block {
+                header: caravan_sdk::block::Header {
+                    chain_id,
+                    height,
+                    time_ms: height.0,
+                    parent: parent.block_id,
+                    transactions_root: Digest::ZERO,
+                    transaction_count: ids.len() as u32,
+                    log_root: log.root(),
+                    log_size: size,
+                    state_root: parent.state_root,
+                    validators_hash: Digest::ZERO,
+                    next_validators_hash: Digest::ZERO,
+                    proposer: validators.validators[0].public_key,
+                },
+                transactions: Vec::new(),
+            };
+            let tip = Tip {
+                height,
+                block_id: block.id(),
+                time_ms: height.0,
+                state_root: parent.state_root,
+                log,
+            };
+            let effects = BlockEffects {
+                tx_ids: ids.to_vec(),
+                receipts,
+                writes: Vec::new(),
+                tree_nodes: Vec::new(),
+                tip: tip.clone(),
+                validators: validators.clone(),
+                validators_hash: Digest::ZERO,
+                next_validators_hash: Digest::ZERO,
+                new_validators: None,
+                log_nodes: Vec::new(),
+            };
+            let certificate = CommitCertificate {
+                height,
+                round: 0,
+                block_id: block.id(),
+                signatures: vec![],
+            };
+            store
+                .commit_block(&block, &certificate, &effects)
+                .expect("commit");
+            parent = tip;
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn the_transaction_index_finds_transactions_of_every_epoch() {
+        let ids: Vec<TxId> = (1u8..=4).map(|i| TxId(Digest([i; 32]))).collect();
+        let late = 3 << TX_EPOCH_BITS;
+        let (_dir, store) = store_with(&[(&ids[..2], 0), (&ids[2..], late + 5)]);
+        let reader = store.reader().expect("reader");
+        let block_ids: Vec<BlockId> = (1..=2)
+            .map(|h| store.block(Height(h)).expect("read").expect("block").0.id())
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            let record = reader.tx(id).expect("read").expect("indexed");
+            let (height, log_index) = if i < 2 {
+                (1, i as u64)
+            } else {
+                (2, late + 5 + i as u64 - 2)
+            };
+            assert_eq!(record.receipt.height, Height(height));
+            assert_eq!(record.receipt.index, (i % 2) as u32);
+            assert_eq!(record.receipt.log_index, log_index);
+            assert_eq!(record.block_id, block_ids[height as usize - 1]);
+        }
+        assert!(reader.tx(&TxId(Digest([9; 32]))).expect("read").is_none());
+        // Looked for from a later log size, the early ones are not found, the late ones are.
+        for (i, id) in ids.iter().enumerate() {
+            let found = reader.tx_since(id, late).expect("read").is_some();
+            assert_eq!(found, i >= 2, "transaction {i} looked for from {late}");
+        }
+        assert!(reader.tx_since(&ids[3], late + 7).expect("read").is_none());
+    }
+
+    #[test]
+    fn stores_of_another_format_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("ledger.redb");
+        let (genesis, _) = test_genesis("a");
+        let chain_id = genesis.chain_id();
+        let set_format = |format: Option<u32>| {
+            let store = Store::open(&path, &genesis, &chain_id).expect("open");
+            let txn = store.db.begin_write().expect("write");
+            {
+                let mut meta = txn.open_table(META).expect("meta");
+                match format {
+                    Some(f) => meta.insert("store_format", f.to_be_bytes().as_slice()),
+                    None => meta.remove("store_format"),
+                }
+                .expect("write format");
+            }
+            txn.commit().expect("commit");
+        };
+        for (format, shown) in [(None, 1), (Some(7), 7)] {
+            set_format(format);
+            match Store::open(&path, &genesis, &chain_id) {
+                Err(StoreError::Corrupt(message)) => assert!(
+                    message.contains(&format!("the store has format {shown}"))
+                        && message.contains("start from a fresh data directory"),
+                    "{message}"
+                ),
+                Err(e) => panic!("format {shown}: {e}"),
+                Ok(_) => panic!("a store of format {shown} was opened"),
+            }
+            // Set back, it opens again.
+            let store = Store {
+                db: Database::open(&path).expect("redb"),
+            };
+            let txn = store.db.begin_write().expect("write");
+            txn.open_table(META)
+                .expect("meta")
+                .insert("store_format", STORE_FORMAT.to_be_bytes().as_slice())
+                .expect("write");
+            txn.commit().expect("commit");
+            drop(store);
+            Store::open(&path, &genesis, &chain_id).expect("reopens");
+        }
     }
 }

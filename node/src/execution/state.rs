@@ -2,12 +2,11 @@
 //! block's writes layered over it ([`Overlay`]) and each transaction's own writes layered over
 //! those ([`TxState`]), so a rejected transaction leaves nothing behind.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use minicbor::{Decode, Encode};
 
 use caravan_sdk::codec;
-use caravan_sdk::ids::TxId;
 
 use super::state_tree::{NodePos, TreeNodes};
 
@@ -22,8 +21,6 @@ pub trait StateView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan(&self, prefix: &[u8]) -> Result<Entries, Self::Error>;
-    /// Whether the transaction is committed.
-    fn tx_committed(&self, id: &TxId) -> Result<bool, Self::Error>;
     /// The state tree's node stored at `pos` (canonical CBOR), at the committed tip.
     fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error>;
 }
@@ -47,23 +44,12 @@ pub struct StateError(pub String);
 #[derive(Default, Debug)]
 pub struct Overlay {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    txs: HashSet<TxId>,
 }
 
 impl Overlay {
     /// The writes, in key order.
     pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         self.writes.into_iter().collect()
-    }
-
-    /// Whether a transaction was already ordered in this block.
-    pub fn has_tx(&self, id: &TxId) -> bool {
-        self.txs.contains(id)
-    }
-
-    /// Records a transaction as ordered in this block.
-    pub fn add_tx(&mut self, id: TxId) {
-        self.txs.insert(id);
     }
 }
 
@@ -92,15 +78,6 @@ impl<'a, V: StateView> TxState<'a, V> {
     /// The underlying committed state.
     pub fn view(&self) -> &V {
         self.view
-    }
-
-    /// Whether the transaction is committed or already ordered in this block.
-    pub fn tx_seen(&self, id: &TxId) -> Result<bool, StateError> {
-        Ok(self.block.has_tx(id)
-            || self
-                .view
-                .tx_committed(id)
-                .map_err(|e| StateError(e.to_string()))?)
     }
 
     /// Raw read.

@@ -90,9 +90,6 @@ impl StateView for MemState {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
-    fn tx_committed(&self, _: &TxId) -> Result<bool, Self::Error> {
-        Ok(false)
-    }
     fn tree_node(&self, pos: &NodePos) -> Result<Option<Vec<u8>>, Self::Error> {
         self.tree.tree_node(pos)
     }
@@ -360,6 +357,66 @@ fn ordered_conflicts_get_rejected_receipts() {
             Some(RejectReason::NonceUsed)
         ]
     );
+}
+
+#[test]
+fn committed_transactions_are_replays_and_their_nonces_are_used() {
+    let (mut state, agency, proposer) = setup();
+    let exporter = Keypair::from_seed(&[3; 32]);
+    let first = register(&agency, 1, "EXP-1", &exporter);
+    let (_, effects) = build_all(
+        &state,
+        &CHAIN,
+        &state.genesis_tip(),
+        5,
+        proposer,
+        vec![first.clone()],
+        &Verified::new(64),
+    )
+    .expect("build");
+    // The nonce's marker holds the id of the transaction that used it.
+    let marker = keys::nonce(&first.tx.signer, first.tx.nonce);
+    let written = effects.writes.iter().find(|(k, _)| *k == marker);
+    assert_eq!(
+        written.and_then(|(_, v)| v.clone()),
+        Some(first.id().0.as_bytes().to_vec())
+    );
+    let tip = effects.tip.clone();
+    state.commit(effects.writes, &effects.tree_nodes);
+    // The same transaction in a later block: a replay, which no block may carry.
+    match build_all(
+        &state,
+        &CHAIN,
+        &tip,
+        6,
+        proposer,
+        vec![first.clone()],
+        &Verified::new(64),
+    ) {
+        Err(BlockError::Inadmissible { rejection, .. }) => {
+            assert_eq!(rejection.reason, RejectReason::Replayed)
+        }
+        other => panic!(
+            "expected a replay, got {:?}",
+            other.map(|(b, _)| b.header.height)
+        ),
+    }
+    // Another transaction on the committed nonce: ordered, and rejected.
+    let other = register(&agency, 1, "EXP-2", &exporter);
+    let (_, effects) = build_all(
+        &state,
+        &CHAIN,
+        &tip,
+        6,
+        proposer,
+        vec![other],
+        &Verified::new(64),
+    )
+    .expect("build");
+    assert!(matches!(
+        &effects.receipts[0].outcome,
+        Outcome::Rejected { rejection } if rejection.reason == RejectReason::NonceUsed
+    ));
 }
 
 #[test]

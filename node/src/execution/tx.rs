@@ -134,13 +134,13 @@ pub fn execute_tx<V: StateView>(
         Ok(signer) => signer,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
-    // Every transaction a block carries marks its signer's nonce, whatever its outcome, in the
-    // same write as its id. So a fresh nonce proves the transaction is not committed, and only
-    // a used one needs the (costlier) look-up in the transaction index to tell an exact replay,
-    // which no block may carry, from another transaction reusing the nonce.
+    // Every transaction a block carries marks its signer's nonce with its id, whatever its
+    // outcome, in the same write as the block. The id covers the signer and the nonce, so the
+    // marker alone tells an exact replay, which no block may carry, from another transaction
+    // reusing the nonce, and a fresh nonce proves the transaction is new.
     let nonce_key = keys::nonce(&tx.tx.signer, tx.tx.nonce);
-    let nonce_used = state.contains(&nonce_key)?;
-    if nonce_used && state.tx_seen(&id)? {
+    let used_by = state.get_raw(&nonce_key)?;
+    if used_by.as_deref() == Some(id.0.as_bytes().as_slice()) {
         return Ok(Outcome::Rejected {
             rejection: Rejection::new(
                 RejectReason::Replayed,
@@ -148,6 +148,7 @@ pub fn execute_tx<V: StateView>(
             ),
         });
     }
+    let nonce_used = used_by.is_some();
     let outcome = if nonce_used {
         Outcome::Rejected {
             rejection: Rejection::new(
@@ -167,11 +168,10 @@ pub fn execute_tx<V: StateView>(
         Outcome::Accepted => state.finish(),
         Outcome::Rejected { .. } => Default::default(),
     };
-    writes.insert(nonce_key, Some(Vec::new()));
+    writes.insert(nonce_key, Some(id.0.as_bytes().to_vec()));
     let excluded = matches!(&outcome, Outcome::Rejected { rejection } if rejection.reason.excludes_from_block());
     if !excluded {
         block.merge(writes);
-        block.add_tx(id);
     }
     Ok(outcome)
 }
