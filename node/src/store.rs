@@ -155,9 +155,9 @@ impl Store {
                     .map_or(1, u32::from_be_bytes);
                 if format != STORE_FORMAT {
                     return Err(StoreError::Corrupt(format!(
-                        "the store has format {format}, written by an earlier version of the \
-                         node; this node reads format {STORE_FORMAT}: start from a fresh data \
-                         directory (the node then fetches the ledger from its peers)"
+                        "the store has format {format}, written by another version of the \
+                         node; this node reads format {STORE_FORMAT}: sync the ledger again from \
+                         the other agencies (--resync moves this store aside)"
                     )));
                 }
                 store.check_tip()?;
@@ -1049,7 +1049,7 @@ mod tests {
             match Store::open(&path, &genesis, &chain_id) {
                 Err(StoreError::Corrupt(message)) => assert!(
                     message.contains(&format!("the store has format {shown}"))
-                        && message.contains("start from a fresh data directory"),
+                        && message.contains("sync the ledger again"),
                     "{message}"
                 ),
                 Err(e) => panic!("format {shown}: {e}"),
