@@ -563,7 +563,7 @@ impl Federation {
                     "node {} exited ({status}) while starting; see {}:\n{}",
                     self.nodes[i].agency,
                     self.nodes[i].log.display(),
-                    tail(&self.nodes[i].log, 15)
+                    exit_error(&self.nodes[i].log)
                 );
             }
             match client.health() {
@@ -672,10 +672,49 @@ pub fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Why a node exited, from its log: the error it printed (`Error: ...` and its causes, without
+/// the backtrace that may follow), else the log's last lines.
+pub fn exit_error(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    match lines.iter().rposition(|l| l.starts_with("Error: ")) {
+        Some(start) => lines[start..]
+            .iter()
+            .take_while(|l| !l.starts_with("Stack backtrace:"))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => tail(path, 15),
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_error_is_the_printed_error_without_its_backtrace() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("node.log");
+        std::fs::write(
+            &log,
+            "INFO started\nError: opening the ledger store\n\nCaused by:\n    bad\n\
+             Stack backtrace:\n   0: frame\n",
+        )
+        .expect("write");
+        assert_eq!(
+            exit_error(&log),
+            "Error: opening the ledger store\n\nCaused by:\n    bad"
+        );
+        std::fs::write(&log, "a\nb\n").expect("write");
+        assert_eq!(exit_error(&log), "a\nb");
+    }
 }
