@@ -109,9 +109,38 @@ pub struct Federation {
     launcher: Launcher,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok(listener.local_addr()?.port())
+/// The ports handed to nodes: below the kernel's ephemeral range (32768 and up by default on
+/// Linux). A port found free there stays free until the node binds it; a free ephemeral port,
+/// which is what binding port 0 gives, can meanwhile become the local end of any outgoing
+/// connection (a peer dialling, an HTTP client), and the node then fails to start.
+const NODE_PORTS: std::ops::Range<u32> = 12_000..32_000;
+
+/// A loopback port that is free now, from [`NODE_PORTS`], never the same twice in one process;
+/// each process starts at its own place in the range, so that two rarely walk the same ports.
+pub fn free_port() -> anyhow::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let span = NODE_PORTS.end - NODE_PORTS.start;
+    let start = *START.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        (std::process::id().wrapping_mul(7_919) ^ nanos) % span
+    });
+    for _ in 0..span {
+        let port = NODE_PORTS.start + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).context("port range")?;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!(
+        "no free loopback port between {} and {}",
+        NODE_PORTS.start,
+        NODE_PORTS.end
+    )
 }
 
 impl Federation {

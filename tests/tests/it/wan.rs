@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use caravan_testnet::federation::Federation;
+use caravan_testnet::federation::{Federation, free_port};
 
 use crate::history::History;
 use crate::support::{TestNet, launcher, one_at_a_time, record, register_exporter};
@@ -108,14 +108,6 @@ fn pipe(from: &TcpStream, to: &TcpStream, seed: u64, stop: Arc<AtomicBool>) {
     });
 }
 
-fn free_loopback_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn n4_wan_latency_between_all_agencies_commits_and_loses_nothing() {
     let guard = one_at_a_time();
@@ -135,7 +127,7 @@ fn n4_wan_latency_between_all_agencies_commits_and_loses_nothing() {
             .find(|c| c.agency == fed.nodes[i].agency)
             .expect("card")
             .clone();
-        let real: SocketAddr = format!("127.0.0.1:{}", free_loopback_port())
+        let real: SocketAddr = format!("127.0.0.1:{}", free_port().expect("a free port"))
             .parse()
             .expect("addr");
         relays.push(DelayRelay::start(&card.p2p_address, real, i as u64 + 1));
