@@ -115,8 +115,9 @@ pub struct Federation {
 /// connection (a peer dialling, an HTTP client), and the node then fails to start.
 const NODE_PORTS: std::ops::Range<u32> = 12_000..32_000;
 
-/// A loopback port that is free now, from [`NODE_PORTS`], never the same twice in one process;
-/// each process starts at its own place in the range, so that two rarely walk the same ports.
+/// A loopback port that is free now, from 12000 to 32000 (below the kernel's ephemeral range),
+/// never the same twice in one process; each process starts at its own place in the range, so
+/// that two rarely walk the same ports.
 pub fn free_port() -> anyhow::Result<u16> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
