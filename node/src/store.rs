@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use minicbor::{Decode, Encode};
 use redb::{
     Database, MultimapTableDefinition, ReadOnlyTable, ReadTransaction, ReadableDatabase,
     TableDefinition,
@@ -104,14 +103,11 @@ fn db<E: std::fmt::Display>(e: E) -> StoreError {
 }
 
 /// Where a committed transaction is.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-#[cbor(array)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxRecord {
     /// Its receipt.
-    #[n(0)]
     pub receipt: Receipt,
     /// Its block.
-    #[n(1)]
     pub block_id: BlockId,
 }
 
@@ -387,6 +383,9 @@ impl Store {
             txn: self.db.begin_read().map_err(db)?,
             state: OnceLock::new(),
             index: OnceLock::new(),
+            receipts: OnceLock::new(),
+            certificates: OnceLock::new(),
+            log_size: OnceLock::new(),
             tree: OnceLock::new(),
             log: OnceLock::new(),
         })
@@ -422,6 +421,10 @@ pub struct Reader {
     // looks it up in the table tree, which cost as much as the read itself.
     state: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     index: OnceLock<ReadOnlyTable<&'static [u8; 36], &'static [u8; 12]>>,
+    // Opened, and read from the tip, once for the look-ups of many transactions (a batch's).
+    receipts: OnceLock<ReadOnlyTable<(u64, u32), &'static [u8]>>,
+    certificates: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
+    log_size: OnceLock<u64>,
     tree: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     log: OnceLock<ReadOnlyTable<(u8, u64), &'static [u8]>>,
 }
@@ -515,7 +518,7 @@ impl Reader {
         let Some((height, index)) = self.tx_position(id, log_size)? else {
             return Ok(None);
         };
-        let receipts = self.txn.open_table(RECEIPTS).map_err(db)?;
+        let receipts = opened(&self.txn, &self.receipts, RECEIPTS).map_err(db)?;
         let receipt: Receipt = match receipts.get((height, index)).map_err(db)? {
             Some(v) => codec::decode(v.value(), 1024 * 1024)
                 .map_err(|e| StoreError::Corrupt(format!("receipt of {id}: {e}")))?,
@@ -525,7 +528,7 @@ impl Reader {
                 )));
             }
         };
-        let certificates = self.txn.open_table(CERTIFICATES).map_err(db)?;
+        let certificates = opened(&self.txn, &self.certificates, CERTIFICATES).map_err(db)?;
         let certificate: CommitCertificate = match certificates.get(height).map_err(db)? {
             Some(v) => codec::decode(v.value(), MAX_BLOCK_BYTES)
                 .map_err(|e| StoreError::Corrupt(format!("certificate {height}: {e}")))?,
@@ -540,7 +543,13 @@ impl Reader {
     /// The height and position in its block of a committed transaction at log position
     /// `since` or later: the transaction index probed epoch by epoch, from the newest.
     fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<(u64, u32)>, StoreError> {
-        let size = self.tip()?.log.size();
+        let size = match self.log_size.get() {
+            Some(size) => *size,
+            None => {
+                let size = self.tip()?.log.size();
+                *self.log_size.get_or_init(|| size)
+            }
+        };
         if size <= since {
             return Ok(None);
         }
@@ -1031,9 +1040,11 @@ mod tests {
         let path = dir.path().join("ledger.redb");
         let (genesis, _) = test_genesis("a");
         let chain_id = genesis.chain_id();
+        drop(Store::open(&path, &genesis, &chain_id).expect("create"));
+        // Writes the recorded format (or removes it) behind the store's back.
         let set_format = |format: Option<u32>| {
-            let store = Store::open(&path, &genesis, &chain_id).expect("open");
-            let txn = store.db.begin_write().expect("write");
+            let db = Database::open(&path).expect("redb");
+            let txn = db.begin_write().expect("write");
             {
                 let mut meta = txn.open_table(META).expect("meta");
                 match format {
@@ -1056,16 +1067,7 @@ mod tests {
                 Ok(_) => panic!("a store of format {shown} was opened"),
             }
             // Set back, it opens again.
-            let store = Store {
-                db: Database::open(&path).expect("redb"),
-            };
-            let txn = store.db.begin_write().expect("write");
-            txn.open_table(META)
-                .expect("meta")
-                .insert("store_format", STORE_FORMAT.to_be_bytes().as_slice())
-                .expect("write");
-            txn.commit().expect("commit");
-            drop(store);
+            set_format(Some(STORE_FORMAT));
             Store::open(&path, &genesis, &chain_id).expect("reopens");
         }
     }
