@@ -207,7 +207,7 @@ impl Verified {
     }
 }
 
-/// [`keys::verify_many`] over all cores for large inputs.
+/// [`keys::verify_many`] over all cores for large inputs, each core's share one range of keys.
 fn verify_parallel(items: &[(PublicKey, Digest, keys::Signature)]) -> Vec<bool> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -215,6 +215,11 @@ fn verify_parallel(items: &[(PublicKey, Digest, keys::Signature)]) -> Vec<bool> 
     if threads < 2 || items.len() < 2 * keys::BATCH {
         return keys::verify_many(items);
     }
+    keys::by_key(items, |items| verify_on(items, threads))
+}
+
+/// [`keys::verify_many`] on `threads` threads, each given a contiguous share of `items`.
+fn verify_on(items: &[(PublicKey, Digest, keys::Signature)], threads: usize) -> Vec<bool> {
     let per = items.len().div_ceil(threads).max(keys::BATCH);
     std::thread::scope(|s| {
         let handles: Vec<_> = items
