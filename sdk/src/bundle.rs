@@ -920,9 +920,12 @@ impl<'g> BundleVerifier<'g> {
                     }
                     // An agency admitted by governance: its key is in the proposal, and the
                     // ledger accepts its transactions only once the change is enacted.
-                    Body::ProposeChange {
-                        change: Change::AddAgency { card },
-                    } if card.agency.as_str() == signer.as_str() => Some(card.admin_key),
+                    Body::ProposeChange { change } => match &**change {
+                        Change::AddAgency { card } if card.agency.as_str() == signer.as_str() => {
+                            Some(card.admin_key)
+                        }
+                        _ => None,
+                    },
                     _ => None,
                 };
                 match registered {

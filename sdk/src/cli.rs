@@ -856,7 +856,7 @@ fn run() -> anyhow::Result<ExitCode> {
                         leg,
                         content_hash,
                         fields_root,
-                        fields,
+                        fields: Box::new(fields),
                     },
                 }
                 .sign(&read_key_file(&key)?);

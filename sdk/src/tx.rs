@@ -196,7 +196,7 @@ pub enum Body {
         fields_root: Digest,
         /// The key fields.
         #[n(4)]
-        fields: DocumentFields,
+        fields: Box<DocumentFields>,
     },
     /// The issuer amends its document; the new version supersedes the old.
     #[n(6)]
@@ -212,7 +212,7 @@ pub enum Body {
         fields_root: Digest,
         /// The new key fields (same document type).
         #[n(3)]
-        fields: DocumentFields,
+        fields: Box<DocumentFields>,
     },
     /// The issuer withdraws its document.
     #[n(7)]
@@ -301,7 +301,7 @@ pub enum Body {
     ProposeChange {
         /// The change.
         #[n(0)]
-        change: Change,
+        change: Box<Change>,
     },
     /// An agency approves a pending proposal. The approval that brings the approving agencies to
     /// at least two thirds of the current agencies enacts the change.
@@ -318,7 +318,7 @@ pub enum Body {
     ReportEquivocation {
         /// The two signed messages.
         #[n(0)]
-        evidence: crate::evidence::Equivocation,
+        evidence: Box<crate::evidence::Equivocation>,
     },
 }
 
@@ -1040,7 +1040,7 @@ mod tests {
                 proposal: TxId(Digest([3; 32])),
             },
             Body::ReportEquivocation {
-                evidence: crate::evidence::Equivocation::Proposals {
+                evidence: Box::new(crate::evidence::Equivocation::Proposals {
                     validator: key.public(),
                     first: crate::evidence::SignedProposal {
                         height: crate::ids::Height(1),
@@ -1056,7 +1056,7 @@ mod tests {
                         pol_round: -1,
                         signature: crate::keys::Signature([0; 64]),
                     },
-                },
+                }),
             },
         ] {
             let json = serde_json::to_value(&body).expect("json");

@@ -110,7 +110,7 @@ fn anchor(ucr: &str, leg: Option<u16>, fields: DocumentFields, file: &str) -> Bo
         leg,
         content_hash: hash(Domain::Content, file.as_bytes()),
         fields_root: hash(Domain::Content, format!("fields of {file}").as_bytes()),
-        fields,
+        fields: Box::new(fields),
     }
 }
 
@@ -477,7 +477,7 @@ pub fn scenario(dir: &Path, launcher: Launcher) -> anyhow::Result<(Federation, D
                 document: note_id,
                 content_hash: hash(Domain::Content, b"smgs-v2.pdf"),
                 fields_root: hash(Domain::Content, b"fields of smgs-v2.pdf"),
-                fields: DocumentFields::Transport(sample::rail_consignment_note()),
+                fields: Box::new(DocumentFields::Transport(sample::rail_consignment_note())),
             },
         ),
     )?;

@@ -770,7 +770,9 @@ fn body(mix: &str, run_id: Digest, c: usize, i: usize) -> Body {
             leg: None,
             content_hash,
             fields_root: hash(Domain::Content, content_hash.as_bytes()),
-            fields: caravan_sdk::trade::documents::DocumentFields::Invoice(invoice),
+            fields: Box::new(caravan_sdk::trade::documents::DocumentFields::Invoice(
+                invoice,
+            )),
         }
     } else {
         Body::AnchorRecord {

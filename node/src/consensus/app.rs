@@ -171,7 +171,7 @@ impl App {
                 signer: reporter.agency.clone(),
                 nonce: caravan_sdk::ids::Nonce(u64::from_be_bytes(nonce) | 1 << 63),
                 body: caravan_sdk::tx::Body::ReportEquivocation {
-                    evidence: equivocation,
+                    evidence: Box::new(equivocation),
                 },
             }
             .sign(&reporter.key);

@@ -312,7 +312,7 @@ pub fn apply<V: StateView>(
             if let Err(r) = members_after(&members, change) {
                 return Ok(Err(r));
             }
-            if let Change::AddAgency { card } = change
+            if let Change::AddAgency { card } = &**change
                 && state.contains(&keys::participant(&ParticipantId::from(&card.agency)))?
             {
                 return refuse(
@@ -321,7 +321,7 @@ pub fn apply<V: StateView>(
                 );
             }
             let proposal = Proposal {
-                change: change.clone(),
+                change: (**change).clone(),
                 proposer: agency.clone(),
                 proposed_at: ctx.height,
                 approvals: vec![agency],
@@ -403,7 +403,7 @@ pub fn apply<V: StateView>(
                 &EquivocationRecord {
                     agency: offender.agency,
                     step: evidence.step().to_string(),
-                    evidence: evidence.clone(),
+                    evidence: (**evidence).clone(),
                     reported_by: agency,
                     recorded_at: ctx.height,
                     tx: id,

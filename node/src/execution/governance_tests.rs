@@ -141,9 +141,9 @@ fn two_thirds_of_the_agencies_enact_a_change_that_reaches_headers_at_its_activat
     let propose = fed.tx(
         0,
         Body::ProposeChange {
-            change: Change::AddAgency {
+            change: Box::new(Change::AddAgency {
                 card: new_card.clone(),
-            },
+            }),
         },
     );
     let pid = propose.id();
@@ -239,9 +239,9 @@ fn only_agencies_decide_and_the_last_agency_stays() {
         signer: ParticipantId::new("CN-BANK").expect("id"),
         nonce: Nonce(1),
         body: Body::ProposeChange {
-            change: Change::RemoveAgency {
+            change: Box::new(Change::RemoveAgency {
                 agency: AgencyId::new(NAMES[0]).expect("id"),
-            },
+            }),
         },
     }
     .sign(&outsider);
@@ -260,9 +260,9 @@ fn only_agencies_decide_and_the_last_agency_stays() {
     let remove_self = fed.tx(
         0,
         Body::ProposeChange {
-            change: Change::RemoveAgency {
+            change: Box::new(Change::RemoveAgency {
                 agency: AgencyId::new(NAMES[0]).expect("id"),
-            },
+            }),
         },
     );
     let (_, effects) = fed.block(vec![remove_self]);
@@ -275,9 +275,9 @@ fn only_agencies_decide_and_the_last_agency_stays() {
     let set_params = fed.tx(
         0,
         Body::ProposeChange {
-            change: Change::SetParams {
+            change: Box::new(Change::SetParams {
                 params: params.clone(),
-            },
+            }),
         },
     );
     let (_, effects) = fed.block(vec![set_params]);
@@ -302,7 +302,7 @@ fn only_agencies_decide_and_the_last_agency_stays() {
         signer: ParticipantId::new("KZ-RAIL-OP").expect("id"),
         nonce: Nonce(1),
         body: Body::ProposeChange {
-            change: Change::SetParams { params },
+            change: Box::new(Change::SetParams { params }),
         },
     }
     .sign(&rail);
@@ -357,7 +357,7 @@ fn equivocation_evidence_is_recorded_once_against_its_agency_and_bounded() {
     let report = fed.tx(
         0,
         Body::ReportEquivocation {
-            evidence: evidence.clone(),
+            evidence: Box::new(evidence.clone()),
         },
     );
     // B reports the same: refused as already recorded. A forged copy, evidence from the
@@ -365,25 +365,30 @@ fn equivocation_evidence_is_recorded_once_against_its_agency_and_bounded() {
     let again = fed.tx(
         1,
         Body::ReportEquivocation {
-            evidence: evidence.clone(),
+            evidence: Box::new(evidence.clone()),
         },
     );
     let mut forged = evidence.clone();
     if let caravan_sdk::evidence::Equivocation::Votes { second, .. } = &mut forged {
         second.signature.0[0] ^= 1;
     }
-    let forged = fed.tx(1, Body::ReportEquivocation { evidence: forged });
+    let forged = fed.tx(
+        1,
+        Body::ReportEquivocation {
+            evidence: Box::new(forged),
+        },
+    );
     let future = fed.tx(
         1,
         Body::ReportEquivocation {
-            evidence: double_vote(&chain, &d_validator, 99, 0),
+            evidence: Box::new(double_vote(&chain, &d_validator, 99, 0)),
         },
     );
     let stranger = Keypair::from_seed(&[77; 32]);
     let stranger = fed.tx(
         1,
         Body::ReportEquivocation {
-            evidence: double_vote(&chain, &stranger, 1, 0),
+            evidence: Box::new(double_vote(&chain, &stranger, 1, 0)),
         },
     );
     // Evidence that proves nothing is no block's business: the proposer leaves it out.
@@ -420,7 +425,7 @@ fn equivocation_evidence_is_recorded_once_against_its_agency_and_bounded() {
             fed.tx(
                 2,
                 Body::ReportEquivocation {
-                    evidence: double_vote(&chain, &d_validator, 2, round),
+                    evidence: Box::new(double_vote(&chain, &d_validator, 2, round)),
                 },
             )
         })

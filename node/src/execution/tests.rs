@@ -746,7 +746,7 @@ mod trade {
                 format!("{}{salt}", fields.number()).as_bytes(),
             ),
             fields_root: hash(Domain::Content, salt.as_bytes()),
-            fields,
+            fields: Box::new(fields),
         }
     }
 
@@ -1033,7 +1033,7 @@ mod trade {
             document: note_id,
             content_hash: Digest([21; 32]),
             fields_root: Digest([22; 32]),
-            fields,
+            fields: Box::new(fields),
         };
         let tx = l.sign(
             "CN-HAINA",

@@ -290,7 +290,7 @@ pub fn apply<V: StateView>(
             fields_root,
             fields,
         } => {
-            let mut fields = fields.clone();
+            let mut fields = (**fields).clone();
             fields.canonicalize();
             if let Some(ucr) = consignment {
                 let Some(mut k) = state.get::<Consignment>(&tkeys::consignment(ucr))? else {
@@ -378,7 +378,7 @@ pub fn apply<V: StateView>(
                     ),
                 );
             }
-            let mut fields = fields.clone();
+            let mut fields = (**fields).clone();
             fields.canonicalize();
             d.fields = fields;
             d.versions.push(DocumentVersion {

@@ -240,7 +240,7 @@ fn malformed_trade_identifiers_are_refused_by_name() {
                 leg: None,
                 content_hash: Digest([1; 32]),
                 fields_root: Digest([2; 32]),
-                fields,
+                fields: Box::new(fields),
             },
         }
         .sign(&exporter.key)

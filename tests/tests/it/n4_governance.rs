@@ -49,7 +49,15 @@ fn decide(
     nonce: u64,
     change: Change,
 ) -> Height {
-    let proposal = govern(net, proposer, 1, nonce, Body::ProposeChange { change });
+    let proposal = govern(
+        net,
+        proposer,
+        1,
+        nonce,
+        Body::ProposeChange {
+            change: Box::new(change),
+        },
+    );
     for &a in approvers {
         govern(net, a, 1, nonce, Body::ApproveChange { proposal });
     }

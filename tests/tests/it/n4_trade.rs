@@ -100,7 +100,7 @@ fn n4_double_financing_race_and_read_access() {
             leg: None,
             content_hash: hash(Domain::Content, b"invoice.pdf"),
             fields_root: hash(Domain::Content, b"invoice fields"),
-            fields: DocumentFields::Invoice(sample::invoice()),
+            fields: Box::new(DocumentFields::Invoice(sample::invoice())),
         },
     );
     assert!(matches!(
