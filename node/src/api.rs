@@ -26,6 +26,7 @@ use caravan_sdk::ids::{Height, TxId};
 use caravan_sdk::tx::{Outcome, RejectReason, Rejection, SignedTx};
 
 use crate::node::{AdmitError, Shared};
+use crate::recent::Recent;
 use crate::store::Reader;
 
 /// Largest JSON transaction body (hex doubles the byte strings).
@@ -404,6 +405,39 @@ fn log_size(shared: &Shared) -> Result<u64, Response> {
 /// Turns pending items that are now in a certified block into their final status. True when
 /// none is pending. The items were admitted when the log had `since` entries.
 fn finalise(shared: &Shared, results: &mut [BatchItem], since: u64) -> Result<bool, Response> {
+    // The recent blocks' outcomes in memory first: a batch's wait looks at every new height.
+    let pending: Vec<TxId> = results
+        .iter()
+        .filter_map(|item| match item {
+            BatchItem::Pending { tx_id } => Some(*tx_id),
+            _ => None,
+        })
+        .collect();
+    let mut answers = shared.recent.lookup(&pending, since).into_iter();
+    let (mut done, mut unknown) = (true, false);
+    for item in results.iter_mut() {
+        let BatchItem::Pending { tx_id } = *item else {
+            continue;
+        };
+        match answers.next() {
+            Some(Recent::Committed((height, None))) => {
+                *item = BatchItem::Committed { tx_id, height }
+            }
+            Some(Recent::Committed((height, Some(reason)))) => {
+                *item = BatchItem::Rejected {
+                    tx_id,
+                    height,
+                    reason,
+                }
+            }
+            Some(Recent::Pending) => done = false,
+            Some(Recent::Unknown) | None => unknown = true,
+        }
+    }
+    if !unknown {
+        return Ok(done);
+    }
+    // The wait reaches back before the kept blocks (or none are kept yet): the index.
     let reader = shared.store.reader().map_err(internal)?;
     let mut done = true;
     for item in results.iter_mut() {

@@ -12,5 +12,6 @@ pub mod limits;
 pub mod mempool;
 pub mod node;
 pub mod observer;
+pub mod recent;
 pub mod relay;
 pub mod store;

@@ -29,6 +29,7 @@ use crate::consensus::app::App;
 use crate::consensus::codec::BorshCodec;
 use crate::consensus::signing::{ValidatorSigner, ValidatorVerifier};
 use crate::consensus::types::{Address, CaravanContext, PrivateKey};
+use crate::execution::BlockEffects;
 use crate::execution::{Context, Verified, admit_with_id};
 use crate::mempool::Mempool;
 use crate::store::Store;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub mempool_notify: Notify,
     /// The committed height, for waiters.
     pub height: watch::Sender<Height>,
+    /// The last committed blocks' transaction outcomes, for waiters.
+    pub recent: crate::recent::RecentCommits,
     /// Transactions to relay to the other validators.
     pub relay: std::sync::mpsc::SyncSender<Vec<u8>>,
     /// Counters.
@@ -195,8 +198,10 @@ impl Shared {
         }
     }
 
-    /// Called after a block is durable.
-    pub fn committed(&self, block: &Block) {
+    /// Records a block just made durable, with its effects' transaction ids and receipts, and
+    /// wakes the waiters (after the outcomes are in [`Shared::recent`]).
+    pub fn committed(&self, block: &Block, effects: &BlockEffects) {
+        self.recent.push(&effects.tx_ids, &effects.receipts);
         self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .committed
@@ -509,6 +514,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         mempool_notify: Notify::new(),
         verified: Verified::new(VERIFIED_CAPACITY),
         height: height_tx,
+        recent: Default::default(),
         relay: relay_tx,
         metrics: Metrics::default(),
         genesis: genesis.clone(),

@@ -96,6 +96,7 @@ pub async fn run(options: ObserverOptions) -> anyhow::Result<()> {
         verified: Verified::new(VERIFIED_CAPACITY),
         mempool_notify: Notify::new(),
         height,
+        recent: Default::default(),
         relay,
         metrics: Metrics::default(),
         genesis,
@@ -233,9 +234,9 @@ fn apply(
     shared
         .store
         .commit_block_with(&block, encoded, &certificate, &effects, durable)?;
-    if let Some(set) = effects.new_validators {
-        shared.set_validators(set);
+    if let Some(set) = &effects.new_validators {
+        shared.set_validators(set.clone());
     }
-    shared.committed(&block);
+    shared.committed(&block, &effects);
     Ok(())
 }

@@ -756,13 +756,16 @@ impl App {
             .lock()
             .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
             .remove(ids.iter());
-        self.shared.committed(&undecided.block);
+        self.shared.committed(&undecided.block, &undecided.effects);
         info!(
             height = %certificate.height,
             round = %certificate.round,
             block = %id,
             txs = ids.len(),
             signatures = certificate.commit_signatures.len(),
+            state_writes = undecided.effects.writes.len(),
+            tree_nodes = undecided.effects.tree_nodes.len(),
+            log_nodes = undecided.effects.log_nodes.len(),
             "committed"
         );
         Ok(())
