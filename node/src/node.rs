@@ -34,8 +34,9 @@ use crate::execution::{Context, Verified, admit_with_id};
 use crate::mempool::Mempool;
 use crate::store::Store;
 
-/// Signatures remembered as verified (about 100 bytes each): several full blocks' worth.
-const VERIFIED_CAPACITY: usize = 1 << 18;
+/// Signatures remembered as verified (about 170 bytes each, 22 MiB in all): several full blocks'
+/// worth, longer than a full pool waits for its blocks.
+const VERIFIED_CAPACITY: usize = 1 << 17;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

@@ -3,10 +3,11 @@
 //! pre-filter, building or re-executing the block), and checked in batches where many arrive
 //! together (a relay batch, a proposed block).
 //!
-//! An entry is the hash of (transaction id, public key, signature): the id covers everything that
-//! was signed, so an entry stands for exactly one signature that verified under one key. A
-//! different signature on the same content, or the same signature checked against another key,
-//! is a different entry and is verified afresh. Verification follows the protocol's one rule
+//! An entry is a transaction id with the public key and the signature that verified: the id
+//! covers everything that was signed, so an entry stands for exactly one signature that verified
+//! under one key. A different signature on the same content, or the same signature checked
+//! against another key, does not match the entry and is verified afresh (and then replaces it).
+//! Entries are compared whole, never through a hash of them. Verification follows the protocol's one rule
 //! ([`caravan_sdk::keys`]), batched or not, so a cache hit and a fresh check always agree and
 //! execution stays deterministic.
 //!
@@ -18,14 +19,14 @@
 //! than reading it. Decoding is a function of the bytes alone, so a remembered record is exactly
 //! what decoding those bytes again would give, whatever block or snapshot they came from.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use foldhash::fast::RandomState;
 
 use caravan_sdk::codec::{self, CodecError};
-use caravan_sdk::hash::{Digest, Domain, hash_parts};
+use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{ParticipantId, TxId};
 use caravan_sdk::keys::{self, PublicKey};
 use caravan_sdk::tx::{Rejection, SignedTx};
@@ -45,21 +46,14 @@ const SIGNER_RECORDS: usize = 1 << 16;
 
 #[derive(Default)]
 struct Inner {
-    set: HashSet<Digest, RandomState>,
-    order: VecDeque<Digest>,
+    map: HashMap<TxId, (PublicKey, keys::Signature), RandomState>,
+    order: VecDeque<TxId>,
 }
 
 impl fmt::Debug for Verified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Verified({} of {})", self.len(), self.capacity)
     }
-}
-
-fn entry(id: &TxId, key: &PublicKey, tx: &SignedTx) -> Digest {
-    hash_parts(
-        Domain::Transaction,
-        &[id.0.as_bytes(), &key.to_bytes(), &tx.signature.0],
-    )
 }
 
 impl Verified {
@@ -72,25 +66,25 @@ impl Verified {
         }
     }
 
-    fn contains(&self, e: &Digest) -> bool {
+    fn contains(&self, id: &TxId, key: &PublicKey, tx: &SignedTx) -> bool {
         self.inner
             .lock()
-            .map(|inner| inner.set.contains(e))
+            .map(|inner| inner.map.get(id) == Some(&(*key, tx.signature)))
             .unwrap_or(false)
     }
 
-    fn insert_all(&self, entries: impl IntoIterator<Item = Digest>) {
+    fn insert_all(&self, entries: impl IntoIterator<Item = (TxId, PublicKey, keys::Signature)>) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        for e in entries {
-            if inner.set.insert(e) {
-                inner.order.push_back(e);
+        for (id, key, signature) in entries {
+            if inner.map.insert(id, (key, signature)).is_none() {
+                inner.order.push_back(id);
             }
         }
         while inner.order.len() > self.capacity {
             if let Some(old) = inner.order.pop_front() {
-                inner.set.remove(&old);
+                inner.map.remove(&old);
             }
         }
     }
@@ -114,7 +108,7 @@ impl Verified {
 
     /// How many signatures are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.set.len()).unwrap_or(0)
+        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
     }
 
     /// Whether none are remembered.
@@ -124,12 +118,11 @@ impl Verified {
 
     /// Checks `tx`'s signature against `key`: remembered, or verified now and remembered.
     pub fn check(&self, tx: &SignedTx, id: &TxId, key: &PublicKey) -> Result<(), Rejection> {
-        let e = entry(id, key, tx);
-        if self.contains(&e) {
+        if self.contains(id, key, tx) {
             return Ok(());
         }
         tx.verify_signature(key)?;
-        self.insert_all([e]);
+        self.insert_all([(*id, *key, tx.signature)]);
         Ok(())
     }
 
@@ -187,9 +180,8 @@ impl Verified {
             let Some(key) = key else {
                 continue;
             };
-            let e = entry(id, &key, tx);
-            if !self.contains(&e) {
-                todo.push((e, (key, *digest, tx.signature)));
+            if !self.contains(id, &key, tx) {
+                todo.push((*id, (key, *digest, tx.signature)));
             }
         }
         if todo.is_empty() {
@@ -201,7 +193,7 @@ impl Verified {
             todo.iter()
                 .zip(ok)
                 .filter(|(_, ok)| *ok)
-                .map(|((e, _), _)| *e),
+                .map(|((id, (key, _, signature)), _)| (*id, *key, *signature)),
         );
         Ok(())
     }
@@ -235,4 +227,59 @@ fn verify_on(items: &[(PublicKey, Digest, keys::Signature)], threads: usize) -> 
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravan_sdk::ids::{ChainId, Nonce};
+    use caravan_sdk::keys::Keypair;
+    use caravan_sdk::tx::{Body, UnsignedTx};
+
+    fn tx(key: &Keypair, nonce: u64) -> SignedTx {
+        UnsignedTx {
+            chain_id: ChainId(Digest::ZERO),
+            signer: ParticipantId::new("RAIL-1").expect("id"),
+            nonce: Nonce(nonce),
+            body: Body::AnchorRecord {
+                kind: "generic".into(),
+                document_hash: Digest([nonce as u8; 32]),
+                metadata: vec![],
+            },
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn an_entry_matches_only_its_own_key_and_signature() {
+        let (a, b) = (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[2; 32]));
+        let verified = Verified::new(8);
+        let good = tx(&a, 1);
+        let id = good.id();
+        assert!(verified.check(&good, &id, &a.public()).is_ok());
+        assert_eq!(verified.len(), 1);
+        // The same content with a damaged signature, or checked against another key, is
+        // verified afresh and refused.
+        let mut damaged = good.clone();
+        damaged.signature.0[5] ^= 1;
+        assert!(verified.check(&damaged, &id, &a.public()).is_err());
+        assert!(verified.check(&good, &id, &b.public()).is_err());
+        assert!(verified.check(&good, &id, &a.public()).is_ok());
+        assert_eq!(verified.len(), 1);
+    }
+
+    #[test]
+    fn the_oldest_entries_are_forgotten_past_capacity() {
+        let key = Keypair::from_seed(&[1; 32]);
+        let verified = Verified::new(2);
+        for nonce in 1..=3 {
+            let t = tx(&key, nonce);
+            assert!(verified.check(&t, &t.id(), &key.public()).is_ok());
+        }
+        assert_eq!(verified.len(), 2);
+        let first = tx(&key, 1);
+        assert!(!verified.contains(&first.id(), &key.public(), &first));
+        let last = tx(&key, 3);
+        assert!(verified.contains(&last.id(), &key.public(), &last));
+    }
 }
