@@ -32,6 +32,8 @@ struct Inner {
     outcomes: HashMap<TxId, Committed, RandomState>,
     /// Per kept block, oldest first: the log size before it, and its transactions.
     blocks: VecDeque<(u64, Vec<TxId>)>,
+    /// The log size after the newest kept block.
+    end: u64,
 }
 
 /// What [`RecentCommits::lookup`] can tell of a transaction.
@@ -47,12 +49,21 @@ pub enum Recent {
 
 impl RecentCommits {
     /// Remembers a block just committed: its transactions in order with their receipts. Blocks
-    /// must be pushed in commit order, each once.
+    /// are pushed in commit order; one that does not start where the last kept one ended (a
+    /// block was missed) makes it forget everything kept, so that it never answers `Pending`
+    /// for a transaction of a block it did not see.
     pub fn push(&self, ids: &[TxId], receipts: &[Receipt]) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         let log_start = receipts.first().map(|r| r.log_index);
+        if let Some(start) = log_start {
+            if !inner.blocks.is_empty() && start != inner.end {
+                inner.blocks.clear();
+                inner.outcomes.clear();
+            }
+            inner.end = start + receipts.len() as u64;
+        }
         for (id, receipt) in ids.iter().zip(receipts) {
             let reason = match &receipt.outcome {
                 Outcome::Accepted => None,
@@ -147,6 +158,22 @@ mod tests {
         );
         // Admitted before the oldest kept block: its commit may be in a block not kept.
         assert_eq!(answers(&recent, &[id(100)], 99), vec![Recent::Unknown]);
+    }
+
+    #[test]
+    fn a_missed_block_forgets_what_was_kept() {
+        let recent = RecentCommits::default();
+        let (ids, receipts) = block(1, 0, 10);
+        recent.push(&ids, &receipts);
+        // Height 2 (log 10..20) never pushed; height 3 starts at 20.
+        let (ids, receipts) = block(3, 20, 10);
+        recent.push(&ids, &receipts);
+        assert_eq!(answers(&recent, &[id(12)], 5), vec![Recent::Unknown]);
+        assert_eq!(answers(&recent, &[id(0)], 0), vec![Recent::Unknown]);
+        assert_eq!(
+            answers(&recent, &[id(21), id(12)], 20),
+            vec![Recent::Committed((Height(3), None)), Recent::Pending]
+        );
     }
 
     #[test]

@@ -187,6 +187,10 @@ pub struct RunDetail {
     pub invalid_committed: u64,
     /// Resident memory of each validator at the start and end of the run, KiB.
     pub rss_kib: Vec<(u64, u64)>,
+    /// CPU time (user and system) all validators spent from the start to the end of the run,
+    /// per transaction committed in that time, microseconds: a figure that depends far less on
+    /// what else the machine is running than throughput does. None when it cannot be read.
+    pub validator_cpu_us_per_tx: Option<f64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -440,6 +444,7 @@ fn measure(options: &LoadOptions, target: &Target) -> anyhow::Result<Measured> {
     );
 
     let rss_start: Vec<u64> = target.pids.iter().map(|p| rss_kib(*p)).collect();
+    let cpu_start = cpu_ticks(&target.pids);
     let stop = Arc::new(AtomicBool::new(false));
     let committed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -491,6 +496,7 @@ fn measure(options: &LoadOptions, target: &Target) -> anyhow::Result<Measured> {
     stop.store(true, Ordering::Relaxed);
     let _ = progress.join();
     let rss_end: Vec<u64> = target.pids.iter().map(|p| rss_kib(*p)).collect();
+    let cpu_end = cpu_ticks(&target.pids);
 
     // Drain: whatever was admitted but not committed when its batch's wait ended.
     let all = ClientResult::merge(results);
@@ -504,6 +510,12 @@ fn measure(options: &LoadOptions, target: &Target) -> anyhow::Result<Measured> {
         invalid_rejected: all.invalid_rejected,
         invalid_committed: all.invalid_committed,
         rss_kib: Vec::new(),
+        validator_cpu_us_per_tx: match (cpu_start, cpu_end) {
+            (Some(a), Some(b)) if all.committed > 0 && b >= a => {
+                Some((b - a) as f64 * 1e6 / USER_HZ / all.committed as f64)
+            }
+            _ => None,
+        },
     };
     let mut latencies = all.latencies_ms;
     let mut rejected = all.rejected;
@@ -993,6 +1005,13 @@ fn print_report(r: &LoadReport, d: &RunDetail) {
             r.observers
         );
     }
+    if let Some(us) = d.validator_cpu_us_per_tx {
+        println!(
+            "  validator CPU          {:.1} us per committed transaction each ({us:.1} us all {})",
+            us / r.validators as f64,
+            r.validators
+        );
+    }
     for (i, (a, b)) in d.rss_kib.iter().enumerate() {
         println!(
             "  validator {i} memory     {:.0} MiB -> {:.0} MiB",
@@ -1014,6 +1033,29 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Linux reports process CPU time in ticks of 1/100 s (USER_HZ, fixed by its ABI).
+const USER_HZ: f64 = 100.0;
+
+/// CPU time, user and system, of all threads of `pids` together, in ticks; None when any cannot
+/// be read (a process gone, or no /proc).
+fn cpu_ticks(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name (field 2) may hold spaces; the fields after its closing
+            // parenthesis start with field 3, so utime and stime (14 and 15) are 11th and 12th.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let mut fields = rest.split_whitespace().skip(11);
+            let utime: u64 = fields.next()?.parse().ok()?;
+            let stime: u64 = fields.next()?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .sum()
+}
+
 /// Resident memory of a process, KiB (0 when unknown).
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -1024,4 +1066,28 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::cpu_ticks;
+
+    #[test]
+    fn cpu_time_of_running_processes_and_none_for_others() {
+        let own = std::process::id();
+        let before = cpu_ticks(&[own]).expect("this process's CPU time");
+        // Spend a little CPU time (more than one 10 ms tick).
+        let spin = std::time::Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < std::time::Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_ticks(&[own]).expect("this process's CPU time");
+        assert!(
+            after > before,
+            "{before} -> {after} ticks after 60 ms of work"
+        );
+        assert_eq!(cpu_ticks(&[]), None);
+        assert_eq!(cpu_ticks(&[own, u32::MAX]), None);
+    }
 }
