@@ -116,23 +116,11 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_sdk::hash::Digest;
-    use caravan_sdk::ids::ChainId;
+    use crate::execution::tests::anchor;
     use caravan_sdk::keys::Keypair;
-    use caravan_sdk::tx::{Body, UnsignedTx};
 
     fn tx(nonce: u64) -> SignedTx {
-        UnsignedTx {
-            chain_id: ChainId(Digest::ZERO),
-            signer: ParticipantId::new("EXPORTER-1").expect("id"),
-            nonce: Nonce(nonce),
-            body: Body::AnchorRecord {
-                kind: "generic".into(),
-                document_hash: Digest([nonce as u8; 32]),
-                metadata: vec![],
-            },
-        }
-        .sign(&Keypair::from_seed(&[1; 32]))
+        anchor("EXPORTER-1", &Keypair::from_seed(&[1; 32]), nonce)
     }
 
     #[test]

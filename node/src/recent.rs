@@ -56,24 +56,22 @@ impl RecentCommits {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let log_start = receipts.first().map(|r| r.log_index);
-        if let Some(start) = log_start {
-            if !inner.blocks.is_empty() && start != inner.end {
-                inner.blocks.clear();
-                inner.outcomes.clear();
-            }
-            inner.end = start + receipts.len() as u64;
+        // An empty block adds nothing, and leaves coverage as it was.
+        let Some(start) = receipts.first().map(|r| r.log_index) else {
+            return;
+        };
+        if !inner.blocks.is_empty() && start != inner.end {
+            inner.blocks.clear();
+            inner.outcomes.clear();
         }
+        inner.end = start + receipts.len() as u64;
+        inner.blocks.push_back((start, ids.to_vec()));
         for (id, receipt) in ids.iter().zip(receipts) {
             let reason = match &receipt.outcome {
                 Outcome::Accepted => None,
                 Outcome::Rejected { rejection } => Some(rejection.reason),
             };
             inner.outcomes.insert(*id, (receipt.height, reason));
-        }
-        // An empty block adds nothing, and leaves coverage as it was.
-        if let Some(start) = log_start {
-            inner.blocks.push_back((start, ids.to_vec()));
         }
         while inner.blocks.len() > 1
             && (inner.blocks.len() > RECENT_BLOCKS || inner.outcomes.len() > RECENT_TRANSACTIONS)
@@ -137,19 +135,15 @@ mod tests {
         (ids, receipts)
     }
 
-    fn answers(recent: &RecentCommits, ids: &[TxId], since: u64) -> Vec<Recent> {
-        recent.lookup(ids, since)
-    }
-
     #[test]
     fn outcomes_of_kept_blocks_and_unknown_before_them() {
         let recent = RecentCommits::default();
-        assert_eq!(answers(&recent, &[id(1)], 0), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(1)], 0), vec![Recent::Unknown]);
         let (ids, receipts) = block(5, 100, 10);
         recent.push(&ids, &receipts);
         recent.push(&[], &[]);
         assert_eq!(
-            answers(&recent, &[id(100), id(101), id(110)], 100),
+            recent.lookup(&[id(100), id(101), id(110)], 100),
             vec![
                 Recent::Committed((Height(5), None)),
                 Recent::Committed((Height(5), Some(RejectReason::NonceUsed))),
@@ -157,7 +151,7 @@ mod tests {
             ]
         );
         // Admitted before the oldest kept block: its commit may be in a block not kept.
-        assert_eq!(answers(&recent, &[id(100)], 99), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(100)], 99), vec![Recent::Unknown]);
     }
 
     #[test]
@@ -168,10 +162,10 @@ mod tests {
         // Height 2 (log 10..20) never pushed; height 3 starts at 20.
         let (ids, receipts) = block(3, 20, 10);
         recent.push(&ids, &receipts);
-        assert_eq!(answers(&recent, &[id(12)], 5), vec![Recent::Unknown]);
-        assert_eq!(answers(&recent, &[id(0)], 0), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(12)], 5), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(0)], 0), vec![Recent::Unknown]);
         assert_eq!(
-            answers(&recent, &[id(21), id(12)], 20),
+            recent.lookup(&[id(21), id(12)], 20),
             vec![Recent::Committed((Height(3), None)), Recent::Pending]
         );
     }
@@ -185,9 +179,9 @@ mod tests {
             recent.push(&ids, &receipts);
         }
         // Four blocks fit: the first two are gone, and so is coverage before the third.
-        assert_eq!(answers(&recent, &[id(0)], 0), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(0)], 0), vec![Recent::Unknown]);
         assert_eq!(
-            answers(&recent, &[id(2 * per), id(6 * per)], 2 * per),
+            recent.lookup(&[id(2 * per), id(6 * per)], 2 * per),
             vec![Recent::Committed((Height(3), None)), Recent::Pending]
         );
         let recent = RecentCommits::default();
@@ -195,9 +189,9 @@ mod tests {
             let (ids, receipts) = block(b + 1, b, 1);
             recent.push(&ids, &receipts);
         }
-        assert_eq!(answers(&recent, &[id(2)], 2), vec![Recent::Unknown]);
+        assert_eq!(recent.lookup(&[id(2)], 2), vec![Recent::Unknown]);
         assert_eq!(
-            answers(&recent, &[id(4)], 3),
+            recent.lookup(&[id(4)], 3),
             vec![Recent::Committed((Height(5), None))]
         );
     }

@@ -25,7 +25,7 @@ pub use types::{BlockEffects, Participant, Tip};
 pub use verified::Verified;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod governance_tests;

@@ -153,7 +153,8 @@ fn register(agency: &Keypair, nonce: u64, id: &str, key: &Keypair) -> SignedTx {
     .sign(agency)
 }
 
-fn anchor(signer: &str, key: &Keypair, nonce: u64) -> SignedTx {
+/// `signer` anchors a generic record, with `nonce`, signed by `key` (for any test of the crate).
+pub(crate) fn anchor(signer: &str, key: &Keypair, nonce: u64) -> SignedTx {
     UnsignedTx {
         chain_id: CHAIN,
         signer: ParticipantId::new(signer).expect("id"),

@@ -232,22 +232,11 @@ fn verify_on(items: &[(PublicKey, Digest, keys::Signature)], threads: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_sdk::ids::{ChainId, Nonce};
+    use crate::execution::tests::anchor;
     use caravan_sdk::keys::Keypair;
-    use caravan_sdk::tx::{Body, UnsignedTx};
 
     fn tx(key: &Keypair, nonce: u64) -> SignedTx {
-        UnsignedTx {
-            chain_id: ChainId(Digest::ZERO),
-            signer: ParticipantId::new("RAIL-1").expect("id"),
-            nonce: Nonce(nonce),
-            body: Body::AnchorRecord {
-                kind: "generic".into(),
-                document_hash: Digest([nonce as u8; 32]),
-                metadata: vec![],
-            },
-        }
-        .sign(key)
+        anchor("RAIL-1", key, nonce)
     }
 
     #[test]
