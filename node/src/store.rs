@@ -1,15 +1,15 @@
 //! Durable storage in one redb file. Each decided block is written in a single write transaction
-//! (block, certificate, transaction index, receipts, state writes, state tree nodes, Merkle log
-//! nodes and the new tip) committed with fsync: after `commit_block` returns, the block survives
+//! (block, certificate, transaction index, the Merkle log's entries and larger subtrees, state
+//! writes, state tree nodes and the new tip) committed with fsync: after `commit_block` returns, the block survives
 //! a crash. The state tree is kept at the tip only (one node per position, overwritten), so state
 //! proofs are served for the committed tip.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use redb::{
     Database, MultimapTableDefinition, ReadOnlyTable, ReadTransaction, ReadableDatabase,
-    TableDefinition,
+    ReadableTable, TableDefinition,
 };
 
 use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
@@ -19,9 +19,9 @@ use caravan_sdk::genesis::{Genesis, MemberCard, Params};
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{BlockId, ChainId, Height, ParticipantId, TxId};
 use caravan_sdk::merkle::{
-    ConsistencyProof, NodeKey, NodeSource, consistency_proof, inclusion_proof,
+    ConsistencyProof, Frontier, NodeKey, NodeSource, consistency_proof, inclusion_proof,
 };
-use caravan_sdk::tx::Receipt;
+use caravan_sdk::tx::{LogEntry, Receipt};
 
 use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite};
 use crate::execution::{
@@ -30,12 +30,15 @@ use crate::execution::{
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
-/// Where each committed transaction is: [`index_key`] (its epoch, then its id) to
-/// [`index_value`] (its block's height and its position there).
-const TX_INDEX: TableDefinition<&[u8; 36], &[u8; 12]> = TableDefinition::new("tx_index");
-/// Each committed transaction's receipt, by block height and position in the block.
-const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
+/// Where each committed transaction is: [`index_key`] (its epoch, then its id) to its position
+/// in the Merkle log.
+const TX_INDEX: TableDefinition<&[u8; 36], u64> = TableDefinition::new("tx_index");
+/// The Merkle log's entries (each transaction's id and receipt), in rows of consecutive entries
+/// keyed by the log position of the row's first: see [`LogRow`].
+const LOG_ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("log_entries");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// The Merkle log's perfect subtrees of `2^LOG_ROW_BITS` leaves and more; smaller ones are
+/// hashed from the entries in [`LOG_ENTRIES`].
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
 /// The state tree's nodes at the tip, by position ([`NodePos::to_key`]).
 const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
@@ -50,8 +53,17 @@ const SEARCH: MultimapTableDefinition<&str, &[u8]> = MultimapTableDefinition::ne
 
 /// The layout of the store's tables that this node reads and writes, recorded in the store when
 /// it is created. Format 2: the transaction index partitioned by epoch, receipts by position,
-/// replay markers holding the id of the transaction that used the nonce.
-const STORE_FORMAT: u32 = 2;
+/// replay markers holding the id of the transaction that used the nonce. Format 3: the index
+/// points into the Merkle log, whose entries (id and receipt) are stored in rows of up to
+/// `2^LOG_ROW_BITS`, and whose perfect subtrees are stored from that size up.
+const STORE_FORMAT: u32 = 3;
+
+/// A row of [`LOG_ENTRIES`] holds up to `2^LOG_ROW_BITS` consecutive entries and never crosses a
+/// multiple of that; the log's perfect subtrees below that size are hashed from a row when a
+/// proof needs them instead of being stored. A block then writes about one row and one node per
+/// 2^7 transactions instead of a receipt and two nodes per transaction (which took a third of
+/// the time of writing a block).
+const LOG_ROW_BITS: u8 = 8;
 
 /// Transactions per epoch of the transaction index: `2^TX_EPOCH_BITS` consecutive entries of the
 /// Merkle log. The index's key starts with the epoch, so a block's inserts all land in the
@@ -67,14 +79,6 @@ fn index_key(log_index: u64, id: &TxId) -> [u8; 36] {
     key[..4].copy_from_slice(&((log_index >> TX_EPOCH_BITS) as u32).to_be_bytes());
     key[4..].copy_from_slice(id.0.as_bytes());
     key
-}
-
-/// The transaction index's value: the block height and the position in the block.
-fn index_value(height: u64, index: u32) -> [u8; 12] {
-    let mut value = [0u8; 12];
-    value[..8].copy_from_slice(&height.to_be_bytes());
-    value[8..].copy_from_slice(&index.to_be_bytes());
-    value
 }
 
 /// The store's page cache.
@@ -197,7 +201,7 @@ impl Store {
             txn.open_table(BLOCKS).map_err(db)?;
             txn.open_table(CERTIFICATES).map_err(db)?;
             txn.open_table(TX_INDEX).map_err(db)?;
-            txn.open_table(RECEIPTS).map_err(db)?;
+            txn.open_table(LOG_ENTRIES).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
             txn.open_table(SET_CHANGES).map_err(db)?;
         }
@@ -299,26 +303,22 @@ impl Store {
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
             // Ids are random: inserted in key order, each page of the index is visited once.
-            let mut index: Vec<([u8; 36], [u8; 12])> = effects
+            let mut index: Vec<([u8; 36], u64)> = effects
                 .tx_ids
                 .iter()
                 .zip(&effects.receipts)
-                .map(|(id, r)| (index_key(r.log_index, id), index_value(r.height.0, r.index)))
+                .map(|(id, r)| (index_key(r.log_index, id), r.log_index))
                 .collect();
             index.sort_unstable();
             let mut table = txn.open_table(TX_INDEX).map_err(db)?;
-            for (key, value) in &index {
-                table.insert(key, value).map_err(db)?;
+            for (key, log_index) in &index {
+                table.insert(key, log_index).map_err(db)?;
             }
-            let mut receipts = txn.open_table(RECEIPTS).map_err(db)?;
-            for receipt in &effects.receipts {
-                receipts
-                    .insert(
-                        (receipt.height.0, receipt.index),
-                        codec::encode(receipt).as_slice(),
-                    )
-                    .map_err(db)?;
-            }
+            write_log_entries(
+                &mut txn.open_table(LOG_ENTRIES).map_err(db)?,
+                &effects.tx_ids,
+                &effects.receipts,
+            )?;
             let mut state = txn.open_table(STATE).map_err(db)?;
             for (key, value) in &effects.writes {
                 match value {
@@ -329,7 +329,11 @@ impl Store {
             let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
             write_tree_nodes(&mut tree, &effects.tree_nodes)?;
             let mut nodes = txn.open_table(LOG_NODES).map_err(db)?;
-            for (key, digest) in &effects.log_nodes {
+            for (key, digest) in effects
+                .log_nodes
+                .iter()
+                .filter(|(key, _)| key.level >= LOG_ROW_BITS)
+            {
                 nodes
                     .insert((key.level, key.index), digest.as_bytes().as_slice())
                     .map_err(db)?;
@@ -383,17 +387,134 @@ impl Store {
             txn: self.db.begin_read().map_err(db)?,
             state: OnceLock::new(),
             index: OnceLock::new(),
-            receipts: OnceLock::new(),
+            entries: OnceLock::new(),
             certificates: OnceLock::new(),
             log_size: OnceLock::new(),
             tree: OnceLock::new(),
             log: OnceLock::new(),
+            row_leaves: Mutex::new(None),
         })
     }
 
     /// The block at `height` with its certificate.
     pub fn block(&self, height: Height) -> Result<Option<(Block, CommitCertificate)>, StoreError> {
         self.reader()?.block(height)
+    }
+}
+
+/// Appends a block's log entries to [`LOG_ENTRIES`]: the last row is continued when the block's
+/// first entry follows it within the same `2^LOG_ROW_BITS`, and a new row starts at each multiple
+/// of that (or after a gap, which only a store written for a test has).
+fn write_log_entries(
+    table: &mut redb::Table<'_, u64, &[u8]>,
+    ids: &[TxId],
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
+    let Some(first) = receipts.first().map(|r| r.log_index) else {
+        return Ok(());
+    };
+    let mut row = LogRow::default();
+    if !LogRow::starts_at(first)
+        && let Some((start, bytes)) = table.last().map_err(db)?
+    {
+        let last = LogRow::read(start.value(), bytes.value())?;
+        if last.end() == first {
+            row = last;
+        }
+    }
+    for (id, receipt) in ids.iter().zip(receipts) {
+        let position = receipt.log_index;
+        if position != row.end() || LogRow::starts_at(position) {
+            row.write(table)?;
+            row = LogRow::empty_at(position);
+        }
+        row.push(&codec::encode(&LogEntry {
+            tx_id: *id,
+            receipt: receipt.clone(),
+        }));
+    }
+    row.write(table)
+}
+
+/// One row of [`LOG_ENTRIES`]: the canonical encodings of consecutive log entries from `start`,
+/// each after its length (4 bytes, big-endian).
+#[derive(Default)]
+struct LogRow {
+    start: u64,
+    count: u64,
+    bytes: Vec<u8>,
+}
+
+impl LogRow {
+    /// Whether a row starts at log position `position` whatever came before.
+    fn starts_at(position: u64) -> bool {
+        position.trailing_zeros() >= u32::from(LOG_ROW_BITS)
+    }
+
+    fn empty_at(start: u64) -> Self {
+        LogRow {
+            start,
+            count: 0,
+            bytes: Vec::with_capacity(64 << LOG_ROW_BITS),
+        }
+    }
+
+    /// A stored row, its entries' lengths checked.
+    fn read(start: u64, bytes: &[u8]) -> Result<Self, StoreError> {
+        let count = LogRow::entries(start, bytes).try_fold(0u64, |n, e| e.map(|_| n + 1))?;
+        Ok(LogRow {
+            start,
+            count,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The entries of the row stored at `start`, as encoded.
+    fn entries(start: u64, bytes: &[u8]) -> impl Iterator<Item = Result<&[u8], StoreError>> {
+        let mut rest = bytes;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let entry = rest
+                .split_first_chunk::<4>()
+                .map(|(len, tail)| (u32::from_be_bytes(*len) as usize, tail))
+                .filter(|(len, tail)| *len <= tail.len())
+                .map(|(len, tail)| tail.split_at(len));
+            Some(match entry {
+                Some((entry, tail)) => {
+                    rest = tail;
+                    Ok(entry)
+                }
+                None => {
+                    rest = &[];
+                    Err(StoreError::Corrupt(format!(
+                        "the log's row at position {start} is cut short"
+                    )))
+                }
+            })
+        })
+    }
+
+    /// The log position after the row's last entry.
+    fn end(&self) -> u64 {
+        self.start + self.count
+    }
+
+    fn push(&mut self, entry: &[u8]) {
+        self.bytes
+            .extend_from_slice(&(entry.len() as u32).to_be_bytes());
+        self.bytes.extend_from_slice(entry);
+        self.count += 1;
+    }
+
+    fn write(&self, table: &mut redb::Table<'_, u64, &[u8]>) -> Result<(), StoreError> {
+        if self.count > 0 {
+            table
+                .insert(self.start, self.bytes.as_slice())
+                .map_err(db)?;
+        }
+        Ok(())
     }
 }
 
@@ -420,14 +541,20 @@ pub struct Reader {
     // The tables execution reads once per transaction, opened on first use: opening a table
     // looks it up in the table tree, which cost as much as the read itself.
     state: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
-    index: OnceLock<ReadOnlyTable<&'static [u8; 36], &'static [u8; 12]>>,
+    index: OnceLock<ReadOnlyTable<&'static [u8; 36], u64>>,
     // Opened, and read from the tip, once for the look-ups of many transactions (a batch's).
-    receipts: OnceLock<ReadOnlyTable<(u64, u32), &'static [u8]>>,
+    entries: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     certificates: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     log_size: OnceLock<u64>,
     tree: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     log: OnceLock<ReadOnlyTable<(u8, u64), &'static [u8]>>,
+    /// The leaf hashes of the last log row a proof needed (its first position, and the hashes):
+    /// a proof's small subtrees all come from one row.
+    row_leaves: Mutex<Option<RowLeaves>>,
 }
+
+/// A log row's first position and its entries' leaf hashes.
+type RowLeaves = (u64, Arc<Vec<Digest>>);
 
 /// `cell`'s table, opened from `txn` the first time.
 fn opened<'a, K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -515,19 +642,22 @@ impl Reader {
     /// earlier (admission refuses a committed transaction as replayed). A pending transaction's
     /// look-up then probes one or two epochs of the index instead of all of them.
     pub fn tx_since(&self, id: &TxId, log_size: u64) -> Result<Option<TxRecord>, StoreError> {
-        let Some((height, index)) = self.tx_position(id, log_size)? else {
+        let Some(position) = self.tx_position(id, log_size)? else {
             return Ok(None);
         };
-        let receipts = opened(&self.txn, &self.receipts, RECEIPTS).map_err(db)?;
-        let receipt: Receipt = match receipts.get((height, index)).map_err(db)? {
-            Some(v) => codec::decode(v.value(), 1024 * 1024)
-                .map_err(|e| StoreError::Corrupt(format!("receipt of {id}: {e}")))?,
-            None => {
-                return Err(StoreError::Corrupt(format!(
-                    "receipt of {id} at {height}/{index} missing"
-                )));
-            }
-        };
+        let bytes = self
+            .log_entry(position)?
+            .ok_or_else(|| StoreError::Corrupt(format!("log entry {position} of {id} missing")))?;
+        let entry: LogEntry = codec::decode(&bytes, MAX_BLOCK_BYTES)
+            .map_err(|e| StoreError::Corrupt(format!("log entry {position}: {e}")))?;
+        if entry.tx_id != *id {
+            return Err(StoreError::Corrupt(format!(
+                "log entry {position} is transaction {}, the index has {id} there",
+                entry.tx_id
+            )));
+        }
+        let receipt = entry.receipt;
+        let height = receipt.height.0;
         let certificates = opened(&self.txn, &self.certificates, CERTIFICATES).map_err(db)?;
         let certificate: CommitCertificate = match certificates.get(height).map_err(db)? {
             Some(v) => codec::decode(v.value(), MAX_BLOCK_BYTES)
@@ -540,9 +670,55 @@ impl Reader {
         }))
     }
 
-    /// The height and position in its block of a committed transaction at log position
-    /// `since` or later: the transaction index probed epoch by epoch, from the newest.
-    fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<(u64, u32)>, StoreError> {
+    /// The log row holding log position `position`: its first position and its bytes.
+    fn log_row(&self, position: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let table = opened(&self.txn, &self.entries, LOG_ENTRIES).map_err(db)?;
+        let Some(row) = table.range(..=position).map_err(db)?.next_back() else {
+            return Ok(None);
+        };
+        let (start, bytes) = row.map_err(db)?;
+        Ok(Some((start.value(), bytes.value().to_vec())))
+    }
+
+    /// The log entry at `position`, as encoded, if the log has it.
+    fn log_entry(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((start, bytes)) = self.log_row(position)? else {
+            return Ok(None);
+        };
+        Ok(LogRow::entries(start, &bytes)
+            .nth((position - start) as usize)
+            .transpose()?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// The leaf hashes of the log row holding `position`, with the row's first position.
+    fn row_leaves(&self, position: u64) -> Result<Option<RowLeaves>, StoreError> {
+        let mut memo = self
+            .row_leaves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((start, leaves)) = &*memo
+            && (*start..*start + leaves.len() as u64).contains(&position)
+        {
+            return Ok(Some((*start, leaves.clone())));
+        }
+        let Some((start, bytes)) = self.log_row(position)? else {
+            return Ok(None);
+        };
+        let leaves = LogRow::entries(start, &bytes)
+            .map(|entry| entry.map(caravan_sdk::merkle::leaf_hash))
+            .collect::<Result<Vec<_>, _>>()?;
+        if position - start >= leaves.len() as u64 {
+            return Ok(None);
+        }
+        let leaves = Arc::new(leaves);
+        *memo = Some((start, leaves.clone()));
+        Ok(Some((start, leaves)))
+    }
+
+    /// The log position of a committed transaction at log position `since` or later: the
+    /// transaction index probed epoch by epoch, from the newest.
+    fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<u64>, StoreError> {
         let size = match self.log_size.get() {
             Some(size) => *size,
             None => {
@@ -556,11 +732,8 @@ impl Reader {
         let table = opened(&self.txn, &self.index, TX_INDEX).map_err(db)?;
         for epoch in ((since >> TX_EPOCH_BITS)..=(size - 1) >> TX_EPOCH_BITS).rev() {
             let key = index_key(epoch << TX_EPOCH_BITS, id);
-            if let Some(v) = table.get(&key).map_err(db)? {
-                let v = v.value();
-                let height = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
-                let index = u32::from_be_bytes(v[8..].try_into().expect("4 bytes"));
-                return Ok(Some((height, index)));
+            if let Some(position) = table.get(&key).map_err(db)? {
+                return Ok(Some(position.value()));
             }
         }
         Ok(None)
@@ -772,6 +945,26 @@ impl NodeSource for Reader {
     type Error = StoreError;
 
     fn node(&self, key: NodeKey) -> Result<Option<Digest>, StoreError> {
+        if key.level < LOG_ROW_BITS {
+            // Hashed from the leaves of the row that holds the subtree.
+            let width = 1u64 << key.level;
+            let Some(first) = key.index.checked_mul(width) else {
+                return Ok(None);
+            };
+            let Some((start, leaves)) = self.row_leaves(first)? else {
+                return Ok(None);
+            };
+            let Some(leaves) =
+                leaves.get((first - start) as usize..(first - start + width) as usize)
+            else {
+                return Ok(None);
+            };
+            let mut subtree = Frontier::new();
+            for leaf in leaves {
+                subtree.append(*leaf);
+            }
+            return Ok(Some(subtree.root()));
+        }
         let table = opened(&self.txn, &self.log, LOG_NODES).map_err(db)?;
         match table.get((key.level, key.index)).map_err(db)? {
             Some(v) => {
@@ -929,7 +1122,8 @@ mod tests {
 
     /// A store holding blocks of synthetic transactions at the given log positions (the store
     /// takes receipts as given): one block per entry of `blocks`, with its transactions' ids and
-    /// the log position of its first.
+    /// the log position of its first. Blocks that follow each other in the log carry the real log
+    /// nodes; a block after a gap starts from made-up peaks of the missing part.
     fn store_with(blocks: &[(&[TxId], u64)]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tmp");
         let (genesis, _) = test_genesis("index");
@@ -940,20 +1134,35 @@ mod tests {
         let mut parent = store.tip().expect("tip");
         for (ids, first_log) in blocks {
             let height = parent.height.next();
-            let receipts: Vec<Receipt> = (0..ids.len())
-                .map(|i| Receipt {
+            let mut log = parent.log.clone();
+            if log.size() != *first_log {
+                log = Frontier::from_parts(
+                    *first_log,
+                    vec![Digest::ZERO; first_log.count_ones() as usize],
+                )
+                .expect("frontier");
+            }
+            let mut receipts = Vec::new();
+            let mut log_nodes = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                let receipt = Receipt {
                     height,
                     index: i as u32,
-                    log_index: first_log + i as u64,
+                    log_index: log.size(),
                     outcome: caravan_sdk::tx::Outcome::Accepted,
-                })
-                .collect();
-            let size = first_log + ids.len() as u64;
-            let log = caravan_sdk::merkle::Frontier::from_parts(
-                size,
-                vec![Digest::ZERO; size.count_ones() as usize],
-            )
-            .expect("frontier");
+                };
+                log_nodes.extend(
+                    log.append(
+                        LogEntry {
+                            tx_id: *id,
+                            receipt: receipt.clone(),
+                        }
+                        .leaf_hash(),
+                    ),
+                );
+                receipts.push(receipt);
+            }
+            let size = log.size();
             let block = Block {
                 header: caravan_sdk::block::Header {
                     chain_id,
@@ -988,7 +1197,7 @@ mod tests {
                 validators_hash: Digest::ZERO,
                 next_validators_hash: Digest::ZERO,
                 new_validators: None,
-                log_nodes: Vec::new(),
+                log_nodes,
             };
             let certificate = CommitCertificate {
                 height,
@@ -1032,6 +1241,111 @@ mod tests {
             assert_eq!(found, i >= 2, "transaction {i} looked for from {late}");
         }
         assert!(reader.tx_since(&ids[3], late + 7).expect("read").is_none());
+    }
+
+    /// The log's entries are stored in rows and its small subtrees hashed from them: every
+    /// transaction is found with its receipt, and proves its inclusion at every later block, and
+    /// every block's log is consistent with every later one, across blocks of every size.
+    #[test]
+    fn the_log_is_stored_in_rows_and_proves_every_entry() {
+        let sizes = [3usize, 300, 1, 0, 253, 700, 9, 256];
+        let ids: Vec<TxId> = (0..sizes.iter().sum::<usize>() as u64)
+            .map(|i| {
+                TxId(caravan_sdk::hash::hash(
+                    caravan_sdk::hash::Domain::Transaction,
+                    &i.to_be_bytes(),
+                ))
+            })
+            .collect();
+        let mut blocks = Vec::new();
+        let mut first = 0;
+        for size in sizes {
+            blocks.push((&ids[first..first + size], first as u64));
+            first += size;
+        }
+        let (dir, store) = store_with(&blocks);
+        let reader = store.reader().expect("reader");
+        let headers: Vec<_> = (1..=sizes.len() as u64)
+            .map(|h| {
+                store
+                    .block(Height(h))
+                    .expect("read")
+                    .expect("block")
+                    .0
+                    .header
+            })
+            .collect();
+        for (position, id) in ids.iter().enumerate() {
+            let position = position as u64;
+            let record = reader.tx(id).expect("read").expect("indexed");
+            assert_eq!(record.receipt.log_index, position);
+            let own = &headers[record.receipt.height.0 as usize - 1];
+            assert!(
+                own.log_size > position && own.log_size - own.transaction_count as u64 <= position
+            );
+            let leaf = LogEntry {
+                tx_id: *id,
+                receipt: record.receipt.clone(),
+            }
+            .leaf_hash();
+            for header in headers.iter().filter(|h| h.log_size > position) {
+                inclusion_proof(&reader, position, header.log_size)
+                    .expect("inclusion proof")
+                    .verify(&leaf, &header.log_root)
+                    .unwrap_or_else(|e| panic!("{position} in {}: {e}", header.log_size));
+            }
+        }
+        for old in &headers {
+            for new in headers.iter().filter(|h| h.log_size >= old.log_size) {
+                reader
+                    .consistency(old.log_size, new.log_size)
+                    .expect("consistency proof")
+                    .verify(&old.log_root, &new.log_root)
+                    .unwrap_or_else(|e| panic!("{} to {}: {e}", old.log_size, new.log_size));
+            }
+        }
+        // Rows never cross a multiple of their size, and only larger subtrees are stored.
+        let txn = store.db.begin_read().expect("read");
+        let rows = txn.open_table(LOG_ENTRIES).expect("rows");
+        let mut next = 0;
+        for row in rows.iter().expect("rows") {
+            let (start, bytes) = row.expect("row");
+            let row = LogRow::read(start.value(), bytes.value()).expect("row");
+            assert_eq!(row.start, next, "rows follow each other");
+            assert!(row.count >= 1 && row.count <= 1 << LOG_ROW_BITS);
+            assert_eq!((row.start >> LOG_ROW_BITS), (row.end() - 1) >> LOG_ROW_BITS);
+            next = row.end();
+        }
+        assert_eq!(next, ids.len() as u64);
+        let nodes = txn.open_table(LOG_NODES).expect("nodes");
+        assert!(redb::ReadableTableMetadata::len(&nodes).expect("count") > 0);
+        for node in nodes.iter().expect("nodes") {
+            assert!(node.expect("node").0.value().0 >= LOG_ROW_BITS);
+        }
+        drop((rows, nodes, txn, reader));
+        // A damaged row is reported as such.
+        let path = dir.path().join("ledger.redb");
+        drop(store);
+        {
+            let db = Database::open(&path).expect("redb");
+            let txn = db.begin_write().expect("write");
+            txn.open_table(LOG_ENTRIES)
+                .expect("rows")
+                .insert(0, [0u8, 0, 0, 9, 1, 2].as_slice())
+                .expect("damage");
+            txn.commit().expect("commit");
+        }
+        let (genesis, _) = test_genesis("index");
+        let store = Store::open(&path, &genesis, &genesis.chain_id()).expect("open");
+        match store.reader().expect("reader").tx(&ids[0]) {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(
+                    message.contains("row at position 0 is cut short"),
+                    "{message}"
+                )
+            }
+            other => panic!("a damaged row read as {other:?}"),
+        }
     }
 
     #[test]
