@@ -201,9 +201,14 @@ impl Verified {
 
 /// [`keys::verify_many`] over all cores for large inputs, each core's share one range of keys.
 fn verify_parallel(items: &[(PublicKey, Digest, keys::Signature)]) -> Vec<bool> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    // Asked once: the answer reads the cgroup's files, which cost as much as verifying a
+    // signature, at every batch.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     if threads < 2 || items.len() < 2 * keys::BATCH {
         return keys::verify_many(items);
     }
