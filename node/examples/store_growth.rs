@@ -28,6 +28,14 @@ fn arg(n: usize, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// This process's resident memory in MiB, from /proc (0 where there is none).
+fn resident_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1024 * 1024))
+}
+
 fn genesis() -> Genesis {
     let admin = Keypair::from_seed(&[3; 32]);
     let mut genesis = Genesis::new(GenesisContent {
@@ -74,8 +82,8 @@ fn main() {
         path.display()
     );
     println!(
-        "{:>12} {:>8} {:>14} {:>12} {:>10}",
-        "ledger txs", "blocks", "ms per block", "us per tx", "file MiB"
+        "{:>12} {:>8} {:>14} {:>12} {:>10} {:>10}",
+        "ledger txs", "blocks", "ms per block", "us per tx", "file MiB", "RSS MiB"
     );
     let mut tip = store.tip().expect("tip");
     let mut written = 0u64;
@@ -174,10 +182,11 @@ fn main() {
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let ms = window.as_secs_f64() * 1e3 / window_blocks as f64;
             println!(
-                "{written:>12} {:>8} {ms:>14.1} {:>12.2} {:>10.0}",
+                "{written:>12} {:>8} {ms:>14.1} {:>12.2} {:>10.0} {:>10}",
                 height.0,
                 ms * 1e3 / per_block as f64,
-                size as f64 / (1024.0 * 1024.0)
+                size as f64 / (1024.0 * 1024.0),
+                resident_mib()
             );
             window = Duration::ZERO;
             window_blocks = 0;
