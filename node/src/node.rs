@@ -34,8 +34,9 @@ use crate::execution::{Context, Verified, admit_with_id};
 use crate::mempool::Mempool;
 use crate::store::Store;
 
-/// Signatures remembered as verified (about 170 bytes each, 22 MiB in all): several full blocks'
-/// worth, longer than a full pool waits for its blocks.
+/// Signatures remembered as verified: at most 2^17 and always the last 2^16, several full
+/// blocks' worth, longer than a full pool waits for its blocks. Two tables of 2^17 slots of 129
+/// bytes, 34 MiB in all, allocated at start and never grown.
 const VERIFIED_CAPACITY: usize = 1 << 17;
 
 /// Milliseconds since the Unix epoch.

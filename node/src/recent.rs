@@ -22,12 +22,29 @@ pub const RECENT_BLOCKS: usize = 256;
 pub type Committed = (Height, Option<RejectReason>);
 
 /// The last committed blocks' transaction outcomes.
-#[derive(Default)]
 pub struct RecentCommits {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
+impl Default for RecentCommits {
+    /// Empty, its table sized at once for twice what it keeps with a block of the default
+    /// parameters' largest size (12 MiB): with room for the tombstones that forgetting leaves, it
+    /// is cleaned in place instead of doubling.
+    fn default() -> Self {
+        RecentCommits {
+            inner: Mutex::new(Inner {
+                outcomes: HashMap::with_capacity_and_hasher(
+                    2 * (RECENT_TRANSACTIONS
+                        + caravan_sdk::genesis::Params::default().block_max_transactions as usize),
+                    RandomState::default(),
+                ),
+                blocks: VecDeque::with_capacity(RECENT_BLOCKS + 1),
+                end: 0,
+            }),
+        }
+    }
+}
+
 struct Inner {
     outcomes: HashMap<TxId, Committed, RandomState>,
     /// Per kept block, oldest first: the log size before it, and its transactions.

@@ -11,15 +11,18 @@
 //! ([`caravan_sdk::keys`]), batched or not, so a cache hit and a fresh check always agree and
 //! execution stays deterministic.
 //!
-//! The set is bounded: the oldest entries are forgotten first, and a forgotten entry only costs a
-//! second verification.
+//! The set is bounded: entries are kept in two generations of half the capacity each; when the
+//! newer one is full, the older one is forgotten whole and its table reused for the next. So the
+//! last half of the capacity is always remembered, a forgotten entry only costs a second
+//! verification, and the tables never grow: removing entries one by one from a hash table leaves
+//! tombstones, and the table doubled (to 64 MiB in a validator) once they had used up its room.
 //!
 //! It also remembers signer records it has decoded, by their stored bytes: every transaction
 //! reads its signer's record, and decoding it (canonical CBOR, checked by re-encoding) cost more
 //! than reading it. Decoding is a function of the bytes alone, so a remembered record is exactly
 //! what decoding those bytes again would give, whatever block or snapshot they came from.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -36,7 +39,8 @@ use super::types::Participant;
 
 /// Transactions' signatures known to verify, and signer records already decoded.
 pub struct Verified {
-    capacity: usize,
+    /// Entries in each generation at most.
+    generation: usize,
     inner: Mutex<Inner>,
     signers: Mutex<HashMap<Vec<u8>, Arc<Participant>, RandomState>>,
 }
@@ -44,24 +48,33 @@ pub struct Verified {
 /// Decoded signer records remembered at most; past this the memory starts afresh.
 const SIGNER_RECORDS: usize = 1 << 16;
 
-#[derive(Default)]
+type Entries = HashMap<TxId, (PublicKey, keys::Signature), RandomState>;
+
 struct Inner {
-    map: HashMap<TxId, (PublicKey, keys::Signature), RandomState>,
-    order: VecDeque<TxId>,
+    /// Where entries are added.
+    current: Entries,
+    /// The generation before, forgotten when `current` is full.
+    previous: Entries,
 }
 
 impl fmt::Debug for Verified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Verified({} of {})", self.len(), self.capacity)
+        write!(f, "Verified({} of {})", self.len(), 2 * self.generation)
     }
 }
 
 impl Verified {
-    /// An empty set remembering at most `capacity` signatures.
+    /// An empty set remembering at most `capacity` signatures, and always the last
+    /// `capacity / 2`. Its tables are sized for that at once.
     pub fn new(capacity: usize) -> Self {
+        let generation = (capacity / 2).max(1);
+        let table = || Entries::with_capacity_and_hasher(generation, RandomState::default());
         Verified {
-            capacity: capacity.max(1),
-            inner: Mutex::new(Inner::default()),
+            generation,
+            inner: Mutex::new(Inner {
+                current: table(),
+                previous: table(),
+            }),
             signers: Mutex::new(HashMap::default()),
         }
     }
@@ -69,23 +82,25 @@ impl Verified {
     fn contains(&self, id: &TxId, key: &PublicKey, tx: &SignedTx) -> bool {
         self.inner
             .lock()
-            .map(|inner| inner.map.get(id) == Some(&(*key, tx.signature)))
+            .map(|inner| {
+                inner.current.get(id).or_else(|| inner.previous.get(id))
+                    == Some(&(*key, tx.signature))
+            })
             .unwrap_or(false)
     }
 
     fn insert_all(&self, entries: impl IntoIterator<Item = (TxId, PublicKey, keys::Signature)>) {
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(mut guard) = self.inner.lock() else {
             return;
         };
+        let inner = &mut *guard;
         for (id, key, signature) in entries {
-            if inner.map.insert(id, (key, signature)).is_none() {
-                inner.order.push_back(id);
+            if inner.current.len() >= self.generation && !inner.current.contains_key(&id) {
+                std::mem::swap(&mut inner.current, &mut inner.previous);
+                inner.current.clear();
             }
-        }
-        while inner.order.len() > self.capacity {
-            if let Some(old) = inner.order.pop_front() {
-                inner.map.remove(&old);
-            }
+            inner.previous.remove(&id);
+            inner.current.insert(id, (key, signature));
         }
     }
 
@@ -108,7 +123,10 @@ impl Verified {
 
     /// How many signatures are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+        self.inner
+            .lock()
+            .map(|i| i.current.len() + i.previous.len())
+            .unwrap_or(0)
     }
 
     /// Whether none are remembered.
@@ -265,15 +283,23 @@ mod tests {
     #[test]
     fn the_oldest_entries_are_forgotten_past_capacity() {
         let key = Keypair::from_seed(&[1; 32]);
-        let verified = Verified::new(2);
-        for nonce in 1..=3 {
-            let t = tx(&key, nonce);
-            assert!(verified.check(&t, &t.id(), &key.public()).is_ok());
+        let verified = Verified::new(4);
+        let txs: Vec<SignedTx> = (1..=9).map(|nonce| tx(&key, nonce)).collect();
+        let remembered = |t: &SignedTx| verified.contains(&t.id(), &key.public(), t);
+        for (i, t) in txs.iter().enumerate() {
+            assert!(verified.check(t, &t.id(), &key.public()).is_ok());
+            // Never more than the capacity, always the last half of it.
+            assert!(verified.len() <= 4, "{} after {}", verified.len(), i + 1);
+            assert!(txs[i.saturating_sub(1)..=i].iter().all(remembered));
         }
-        assert_eq!(verified.len(), 2);
-        let first = tx(&key, 1);
-        assert!(!verified.contains(&first.id(), &key.public(), &first));
-        let last = tx(&key, 3);
-        assert!(verified.contains(&last.id(), &key.public(), &last));
+        // Two generations of two: the 7th to the 9th are remembered, the earlier ones not.
+        assert_eq!(verified.len(), 3);
+        assert!(txs[6..].iter().all(remembered));
+        assert!(!txs[..6].iter().any(remembered));
+        // Remembered again (verified afresh elsewhere), an entry of the older generation moves
+        // to the newer one without being counted twice.
+        verified.insert_all([(txs[6].id(), key.public(), txs[6].signature)]);
+        assert_eq!(verified.len(), 3);
+        assert!(txs[6..].iter().all(remembered));
     }
 }
