@@ -25,7 +25,7 @@ use caravan_sdk::codec::{self, MAX_TRANSACTION_BYTES};
 use caravan_sdk::ids::{Height, TxId};
 use caravan_sdk::tx::{Outcome, RejectReason, Rejection, SignedTx};
 
-use crate::node::{AdmitError, Incoming, Shared};
+use crate::node::{AdmitError, Shared};
 use crate::recent::Recent;
 use crate::store::Reader;
 
@@ -295,9 +295,9 @@ async fn admit_items(
     let mut results: Vec<Option<Result<TxId, Rejection>>> = Vec::with_capacity(items.len());
     let mut decoded = Vec::with_capacity(items.len());
     for bytes in items {
-        match Incoming::from_bytes(bytes) {
-            Ok(incoming) => {
-                decoded.push(incoming);
+        match SignedTx::from_bytes(bytes) {
+            Ok(tx) => {
+                decoded.push((tx, bytes.len()));
                 results.push(None);
             }
             Err(r) => results.push(Some(Err(r))),

@@ -62,42 +62,6 @@ pub struct Metrics {
     pub peers: AtomicU64,
 }
 
-/// A transaction to admit: decoded, with its encoded size, id and signing digest.
-pub struct Incoming {
-    /// The transaction.
-    pub tx: SignedTx,
-    /// Its canonical encoding's length.
-    pub size: usize,
-    /// Its id.
-    pub id: TxId,
-    /// What its signer signed.
-    pub digest: Digest,
-}
-
-impl Incoming {
-    /// A transaction held decoded: its id and digest from one encoding.
-    pub fn new(tx: SignedTx, size: usize) -> Self {
-        let (id, digest) = tx.tx.id_and_signing_digest();
-        Incoming {
-            tx,
-            size,
-            id,
-            digest,
-        }
-    }
-
-    /// A transaction received as bytes: decoded, its id and digest hashed from those bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Rejection> {
-        let (tx, id, digest) = SignedTx::from_bytes_with_digests(bytes)?;
-        Ok(Incoming {
-            tx,
-            size: bytes.len(),
-            id,
-            digest,
-        })
-    }
-}
-
 /// State shared by the consensus application and the HTTP API.
 pub struct Shared {
     /// The federation.
@@ -136,14 +100,14 @@ pub struct Shared {
 impl Shared {
     /// Admission: checks a transaction against the committed state and adds it to the mempool.
     pub fn admit(&self, tx: SignedTx, size: usize) -> Result<TxId, AdmitError> {
-        self.admit_many(vec![Incoming::new(tx, size)])
+        self.admit_many(vec![(tx, size)])
             .pop()
             .unwrap_or_else(|| Err(AdmitError::Internal("admission lost a transaction".into())))
     }
 
     /// Admits several transactions, their signatures verified together in batches over all
     /// cores; one result per transaction, in order.
-    pub fn admit_many(&self, txs: Vec<Incoming>) -> Vec<Result<TxId, AdmitError>> {
+    pub fn admit_many(&self, txs: Vec<(SignedTx, usize)>) -> Vec<Result<TxId, AdmitError>> {
         let internal = |e: &dyn std::fmt::Display| AdmitError::Internal(e.to_string());
         let reader = match self.store.reader() {
             Ok(r) => r,
@@ -153,10 +117,18 @@ impl Shared {
             Ok(t) => t,
             Err(e) => return txs.iter().map(|_| Err(internal(&e))).collect(),
         };
+        // One encoding of each transaction gives its id and its signing digest.
+        let (ids, digests): (Vec<TxId>, Vec<Digest>) = txs
+            .iter()
+            .map(|(tx, _)| tx.tx.id_and_signing_digest())
+            .unzip();
         if txs.len() > 1
-            && let Err(e) = self
-                .verified
-                .preverify_with(&reader, txs.iter().map(|t| (&t.tx, &t.id, &t.digest)))
+            && let Err(e) = self.verified.preverify_with(
+                &reader,
+                txs.iter()
+                    .zip(ids.iter().zip(&digests))
+                    .map(|((tx, _), (id, digest))| (tx, id, digest)),
+            )
         {
             return txs.iter().map(|_| Err(internal(&e))).collect();
         }
@@ -168,7 +140,7 @@ impl Shared {
         };
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = 0;
-        for Incoming { tx, size, id, .. } in txs {
+        for ((tx, size), id) in txs.into_iter().zip(ids) {
             let checked = match admit_with_id(&reader, &ctx, &tx, id) {
                 Ok(c) => c,
                 Err(e) => {

@@ -795,28 +795,6 @@ impl SignedTx {
         codec::decode(bytes, codec::MAX_TRANSACTION_BYTES).map_err(Rejection::from_codec)
     }
 
-    /// [`SignedTx::from_bytes`], with the id and the signing digest
-    /// ([`UnsignedTx::id_and_signing_digest`]) hashed over the unsigned part as it stands in
-    /// `bytes`: canonical bytes hold exactly the encoding that would otherwise be made again.
-    pub fn from_bytes_with_digests(bytes: &[u8]) -> Result<(Self, TxId, Digest), Rejection> {
-        let tx = Self::from_bytes(bytes)?;
-        // The envelope is a 2-array whose first item is the unsigned transaction.
-        let mut decoder = minicbor::Decoder::new(bytes);
-        let unsigned = decoder
-            .array()
-            .and_then(|_| {
-                let start = decoder.position();
-                decoder.skip()?;
-                Ok(&bytes[start..decoder.position()])
-            })
-            .map_err(|e| Rejection::from_codec(codec::CodecError::Malformed(e.to_string())))?;
-        Ok((
-            tx,
-            TxId(hash(Domain::Transaction, unsigned)),
-            hash(Domain::TransactionSignature, unsigned),
-        ))
-    }
-
     /// Verifies the signature against `key`.
     pub fn verify_signature(&self, key: &PublicKey) -> Result<(), Rejection> {
         key.verify(&self.tx.signing_digest(), &self.signature)
@@ -1034,37 +1012,6 @@ mod tests {
             },
         }
         .sign(key)
-    }
-
-    #[test]
-    fn digests_from_the_bytes_are_those_of_the_encoding() {
-        let key = Keypair::from_seed(&[5; 32]);
-        let mut long = sample(&key).tx;
-        long.body = Body::AnchorRecord {
-            kind: "commercial_invoice".into(),
-            document_hash: Digest([7; 32]),
-            metadata: (0..40)
-                .map(|i| (format!("field-{i}"), "x".repeat(i * 7)))
-                .collect(),
-        };
-        for tx in [sample(&key), long.sign(&key)] {
-            let (decoded, id, digest) =
-                SignedTx::from_bytes_with_digests(&tx.to_bytes()).expect("decode");
-            assert_eq!(decoded, tx);
-            assert_eq!((id, digest), tx.tx.id_and_signing_digest());
-            assert!(key.public().verify(&digest, &tx.signature).is_ok());
-        }
-        // Bytes that are not a canonical transaction are refused as by from_bytes.
-        let mut bytes = sample(&key).to_bytes();
-        bytes.push(0);
-        let refused = SignedTx::from_bytes_with_digests(&bytes)
-            .err()
-            .map(|r| r.reason);
-        assert!(refused.is_some());
-        assert_eq!(
-            refused,
-            SignedTx::from_bytes(&bytes).err().map(|r| r.reason)
-        );
     }
 
     #[test]
