@@ -1,8 +1,8 @@
 //! Durable storage in one redb file. Each decided block is written in a single write transaction
 //! (block, certificate, transaction index, the Merkle log's entries and larger subtrees, state
-//! writes, state tree nodes and the new tip) committed with fsync: after `commit_block` returns, the block survives
-//! a crash. The state tree is kept at the tip only (one node per position, overwritten), so state
-//! proofs are served for the committed tip.
+//! writes, state tree nodes and the new tip) committed with fsync: after `commit_block` returns,
+//! the block survives a crash. The state tree is kept at the tip only (one node per position,
+//! overwritten), so state proofs are served for the committed tip.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
