@@ -130,6 +130,11 @@ pub fn equivocations(
 const MAX_FUTURE_PARTS: usize = 64;
 /// Most concurrent proposal streams being reassembled.
 const MAX_STREAMS: usize = 256;
+/// How long a proposer waits for more transactions once its pool has some, unless it has
+/// [`LINGER_ENOUGH`] already (finality at low load pays this once per block).
+const LINGER: Duration = Duration::from_millis(50);
+/// Pending transactions for which a proposer does not linger.
+const LINGER_ENOUGH: usize = 1024;
 
 impl App {
     /// Reports the equivocations the engine observes through `reporter`.
@@ -422,18 +427,29 @@ impl App {
         // blocks, but propose well within the round's timeout.
         let wait = (timeout / 2).min(Duration::from_millis(1500));
         let deadline = tokio::time::Instant::now() + wait;
+        // Once there is something to propose, linger a little for more while the pool is far
+        // from a full block: under a moderate load each block then carries several times more
+        // transactions, and the costs paid per block (a consensus round, a durable write that
+        // touches a page per scattered entry) are shared among them.
+        let mut linger_until = None;
         loop {
             let notified = self.shared.mempool_notify.notified();
-            if !self
+            let pending = self
                 .shared
                 .mempool
                 .lock()
                 .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
-                .is_empty()
-            {
+                .len();
+            if pending >= LINGER_ENOUGH {
                 break;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let until = if pending == 0 {
+                deadline
+            } else {
+                *linger_until
+                    .get_or_insert_with(|| (tokio::time::Instant::now() + LINGER).min(deadline))
+            };
+            if tokio::time::timeout_at(until, notified).await.is_err() {
                 break;
             }
         }
