@@ -7,9 +7,9 @@
 //! covers everything that was signed, so an entry stands for exactly one signature that verified
 //! under one key. A different signature on the same content, or the same signature checked
 //! against another key, does not match the entry and is verified afresh (and then replaces it).
-//! Entries are compared whole, never through a hash of them. Verification follows the protocol's one rule
-//! ([`caravan_sdk::keys`]), batched or not, so a cache hit and a fresh check always agree and
-//! execution stays deterministic.
+//! Entries are compared whole, never through a hash of them. Verification follows the protocol's
+//! one rule ([`caravan_sdk::keys`]), batched or not, so a cache hit and a fresh check always agree
+//! and execution stays deterministic.
 //!
 //! The set is bounded: entries are kept in two generations of half the capacity each; when the
 //! newer one is full, the older one is forgotten whole and its table reused for the next. So the
