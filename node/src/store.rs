@@ -4,6 +4,7 @@
 //! the block survives a crash. The state tree is kept at the tip only (one node per position,
 //! overwritten), so state proofs are served for the committed tip.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -393,6 +394,7 @@ impl Store {
             tree: OnceLock::new(),
             log: OnceLock::new(),
             row_leaves: Mutex::new(None),
+            participants: Mutex::new(HashMap::default()),
         })
     }
 
@@ -551,6 +553,9 @@ pub struct Reader {
     /// The leaf hashes of the last log row a proof needed (its first position, and the hashes):
     /// a proof's small subtrees all come from one row.
     row_leaves: Mutex<Option<RowLeaves>>,
+    /// The participants' records read so far: every transaction reads its signer's, and a batch
+    /// or a block holds many transactions of each signer.
+    participants: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>>,
 }
 
 /// A log row's first position and its entries' leaf hashes.
@@ -905,8 +910,25 @@ impl StateView for Reader {
     type Error = StoreError;
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let participant = keys::is_participant(key);
+        if participant
+            && let Some(value) = self
+                .participants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+        {
+            return Ok(value.clone());
+        }
         let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
-        Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+        let value = table.get(key).map_err(db)?.map(|v| v.value().to_vec());
+        if participant {
+            self.participants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_vec(), value.clone());
+        }
+        Ok(value)
     }
 
     fn scan(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
@@ -1075,9 +1097,19 @@ mod tests {
             block_id: block.id(),
             signatures: vec![],
         };
+        // A reader keeps the participants it has read, and sees its own snapshot only.
+        let exporter = keys::participant(&ParticipantId::new("EXP-1").expect("id"));
+        let before = store.reader().expect("reader");
+        assert_eq!(before.get(&exporter).expect("read"), None);
         store
             .commit_block(&block, &certificate, &effects)
             .expect("commit");
+        let after = store.reader().expect("reader");
+        for _ in 0..2 {
+            assert_eq!(before.get(&exporter).expect("read"), None);
+            assert!(after.get(&exporter).expect("read").is_some());
+        }
+        drop((before, after));
         drop(store);
 
         let store = Store::open(&path, &genesis, &chain_id).expect("reopen");

@@ -46,6 +46,13 @@ pub fn encode<T: Encode<()>>(value: &T) -> Vec<u8> {
     minicbor::to_vec(value).expect("encoding into memory cannot fail")
 }
 
+/// [`encode`] into a buffer of `capacity` bytes to start with.
+pub fn encode_with_capacity<T: Encode<()>>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(capacity);
+    minicbor::encode(value, &mut bytes).expect("encoding into memory cannot fail");
+    bytes
+}
+
 /// Decodes `bytes` as the canonical encoding of a `T`, refusing inputs larger than `limit`.
 pub fn decode<T>(bytes: &[u8], limit: usize) -> Result<T, CodecError>
 where
@@ -58,14 +65,45 @@ where
         });
     }
     let value: T = minicbor::decode(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
-    let canonical = encode(&value);
-    if canonical != bytes {
+    // The value's canonical encoding is compared with the input as it is produced, not kept.
+    let mut check = Compare {
+        rest: bytes,
+        equal: true,
+        written: 0,
+    };
+    minicbor::encode(&value, &mut check).expect("comparing an encoding cannot fail");
+    if !check.equal || !check.rest.is_empty() {
         return Err(CodecError::NonCanonical {
             found: bytes.len(),
-            canonical: canonical.len(),
+            canonical: check.written,
         });
     }
     Ok(value)
+}
+
+/// A writer that compares what is written with the bytes expected, keeping nothing.
+struct Compare<'a> {
+    /// The expected bytes not yet matched.
+    rest: &'a [u8],
+    /// Whether everything written so far matched.
+    equal: bool,
+    /// Bytes written.
+    written: usize,
+}
+
+impl minicbor::encode::Write for Compare<'_> {
+    type Error = std::convert::Infallible;
+
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
+        self.written += buf.len();
+        if self.equal {
+            match self.rest.strip_prefix(buf) {
+                Some(rest) => self.rest = rest,
+                None => self.equal = false,
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -98,16 +136,22 @@ mod tests {
             b: "x".into(),
         });
         bytes.push(0);
-        assert!(matches!(
+        assert_eq!(
             decode::<Sample>(&bytes, 100),
-            Err(CodecError::NonCanonical { .. })
-        ));
+            Err(CodecError::NonCanonical {
+                found: 5,
+                canonical: 4
+            })
+        );
         // 7 encoded in the two-byte form (0x18 0x07) instead of the one-byte form.
         let long = [0x82, 0x18, 0x07, 0x61, b'x'];
-        assert!(matches!(
+        assert_eq!(
             decode::<Sample>(&long, 100),
-            Err(CodecError::NonCanonical { .. })
-        ));
+            Err(CodecError::NonCanonical {
+                found: 5,
+                canonical: 4
+            })
+        );
         // An indefinite-length array.
         let indefinite = [0x9f, 0x07, 0x61, b'x', 0xff];
         assert!(decode::<Sample>(&indefinite, 100).is_err());

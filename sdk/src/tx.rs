@@ -740,21 +740,27 @@ pub struct UnsignedTx {
 impl UnsignedTx {
     /// The transaction id: the hash of the canonical unsigned bytes.
     pub fn id(&self) -> TxId {
-        TxId(hash(Domain::Transaction, &codec::encode(self)))
+        TxId(hash(Domain::Transaction, &self.unsigned_bytes()))
     }
 
     /// The digest the signer signs.
     pub fn signing_digest(&self) -> Digest {
-        hash(Domain::TransactionSignature, &codec::encode(self))
+        hash(Domain::TransactionSignature, &self.unsigned_bytes())
     }
 
     /// [`UnsignedTx::id`] and [`UnsignedTx::signing_digest`] from one encoding.
     pub fn id_and_signing_digest(&self) -> (TxId, Digest) {
-        let bytes = codec::encode(self);
+        let bytes = self.unsigned_bytes();
         (
             TxId(hash(Domain::Transaction, &bytes)),
             hash(Domain::TransactionSignature, &bytes),
         )
+    }
+
+    /// The canonical encoding, into a buffer large enough for most transactions at once (an
+    /// encoding grown from empty is copied at every doubling).
+    fn unsigned_bytes(&self) -> Vec<u8> {
+        codec::encode_with_capacity(self, 1024)
     }
 
     /// Signs with `key`.

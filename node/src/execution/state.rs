@@ -178,6 +178,11 @@ pub mod keys {
         key("p", &[id.as_str().as_bytes()])
     }
 
+    /// Whether `key` is a participant's (read by every transaction of its signer).
+    pub fn is_participant(key: &[u8]) -> bool {
+        key.starts_with(b"p/")
+    }
+
     /// A used nonce.
     pub fn nonce(id: &ParticipantId, nonce: Nonce) -> Vec<u8> {
         key("n", &[id.as_str().as_bytes(), &nonce.0.to_be_bytes()])
