@@ -24,6 +24,8 @@ use caravan_sdk::merkle::{
 };
 use caravan_sdk::tx::{LogEntry, Receipt};
 
+mod tx_index;
+
 use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite};
 use crate::execution::{
     BlockEffects, Entries, Participant, StateView, Tip, ViewNodes, governance, keys,
@@ -31,9 +33,9 @@ use crate::execution::{
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
-/// Where each committed transaction is: [`index_key`] (its epoch, then its id) to its position
-/// in the Merkle log.
-const TX_INDEX: TableDefinition<&[u8; 36], u64> = TableDefinition::new("tx_index");
+/// Where each committed transaction of a completed epoch is: rows of (id, log position) pairs,
+/// keyed by epoch and first id (see [`tx_index`]).
+const TX_INDEX: TableDefinition<&[u8; 36], &[u8]> = TableDefinition::new("tx_index");
 /// The Merkle log's entries (each transaction's id and receipt), in rows of consecutive entries
 /// keyed by the log position of the row's first: see [`LogRow`].
 const LOG_ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("log_entries");
@@ -56,8 +58,9 @@ const SEARCH: MultimapTableDefinition<&str, &[u8]> = MultimapTableDefinition::ne
 /// it is created. Format 2: the transaction index partitioned by epoch, receipts by position,
 /// replay markers holding the id of the transaction that used the nonce. Format 3: the index
 /// points into the Merkle log, whose entries (id and receipt) are stored in rows of up to
-/// `2^LOG_ROW_BITS`, and whose perfect subtrees are stored from that size up.
-const STORE_FORMAT: u32 = 3;
+/// `2^LOG_ROW_BITS`, and whose perfect subtrees are stored from that size up. Format 4: the index
+/// holds completed epochs only, in rows of sorted pairs.
+const STORE_FORMAT: u32 = 4;
 
 /// A row of [`LOG_ENTRIES`] holds up to `2^LOG_ROW_BITS` consecutive entries and never crosses a
 /// multiple of that; the log's perfect subtrees below that size are hashed from a row when a
@@ -65,22 +68,6 @@ const STORE_FORMAT: u32 = 3;
 /// 2^7 transactions instead of a receipt and two nodes per transaction (which took a third of
 /// the time of writing a block).
 const LOG_ROW_BITS: u8 = 8;
-
-/// Transactions per epoch of the transaction index: `2^TX_EPOCH_BITS` consecutive entries of the
-/// Merkle log. The index's key starts with the epoch, so a block's inserts all land in the
-/// current epoch's part of the B-tree, which stays small (about 9 MiB) and cached however large
-/// the ledger grows. Keyed by id alone, a block of n transactions rewrote about n pages of an
-/// index that had outgrown the page cache, and the cost of a block's write grew with the
-/// ledger. A look-up by id probes the epochs from the newest.
-const TX_EPOCH_BITS: u32 = 17;
-
-/// The transaction index's key: the epoch of the transaction's log position, then its id.
-fn index_key(log_index: u64, id: &TxId) -> [u8; 36] {
-    let mut key = [0u8; 36];
-    key[..4].copy_from_slice(&((log_index >> TX_EPOCH_BITS) as u32).to_be_bytes());
-    key[4..].copy_from_slice(id.0.as_bytes());
-    key
-}
 
 /// The store's page cache.
 const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -122,6 +109,8 @@ pub type RawBlock = (Vec<u8>, Vec<u8>);
 /// The node's database.
 pub struct Store {
     db: Database,
+    /// The transaction index's entries not stored yet, shared with the readers.
+    recent: Arc<Mutex<tx_index::Recent>>,
 }
 
 impl Store {
@@ -134,7 +123,10 @@ impl Store {
             .set_cache_size(STORE_CACHE_BYTES)
             .create(path)
             .map_err(db)?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            recent: Arc::default(),
+        };
         let existing = store.meta("chain_id")?;
         match existing {
             Some(bytes) => {
@@ -165,6 +157,8 @@ impl Store {
             }
             None => store.init(genesis, chain_id)?,
         }
+        let recent = store.reader()?.unindexed()?;
+        *store.recent.lock().unwrap_or_else(PoisonError::into_inner) = recent;
         Ok(store)
     }
 
@@ -285,6 +279,41 @@ impl Store {
         effects: &BlockEffects,
         durable: bool,
     ) -> Result<(), StoreError> {
+        // The block's entries join the index's unstored ones before the write, where readers of
+        // the store before it do not look (their log is shorter); a block that completes an
+        // epoch stores the epoch's entries with it.
+        let end = tx_index::epoch_start(effects.tip.log.size());
+        let completed = {
+            let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            recent.add(
+                effects
+                    .tx_ids
+                    .iter()
+                    .zip(&effects.receipts)
+                    .map(|(id, r)| (*id, r.log_index)),
+            );
+            recent.completed(end)
+        };
+        let written = self.write_block(block, encoded, certificate, effects, durable, completed);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        match written {
+            Ok(()) => recent.stored_below(end),
+            Err(_) => recent.forget(&effects.tx_ids),
+        }
+        written
+    }
+
+    /// [`Store::commit_block_with`]'s write, with the index entries of the epochs the block
+    /// completes.
+    fn write_block(
+        &self,
+        block: &Block,
+        encoded: &[u8],
+        certificate: &CommitCertificate,
+        effects: &BlockEffects,
+        durable: bool,
+        completed: Vec<(TxId, u64)>,
+    ) -> Result<(), StoreError> {
         let height = block.header.height.0;
         let block_id = block.id();
         let mut txn = self.db.begin_write().map_err(db)?;
@@ -303,17 +332,11 @@ impl Store {
                 .map_err(db)?
                 .insert(height, codec::encode(certificate).as_slice())
                 .map_err(db)?;
-            // Ids are random: inserted in key order, each page of the index is visited once.
-            let mut index: Vec<([u8; 36], u64)> = effects
-                .tx_ids
-                .iter()
-                .zip(&effects.receipts)
-                .map(|(id, r)| (index_key(r.log_index, id), r.log_index))
-                .collect();
-            index.sort_unstable();
-            let mut table = txn.open_table(TX_INDEX).map_err(db)?;
-            for (key, log_index) in &index {
-                table.insert(key, log_index).map_err(db)?;
+            if !completed.is_empty() {
+                let mut table = txn.open_table(TX_INDEX).map_err(db)?;
+                for (key, row) in tx_index::rows(completed) {
+                    table.insert(&key, row.as_slice()).map_err(db)?;
+                }
             }
             write_log_entries(
                 &mut txn.open_table(LOG_ENTRIES).map_err(db)?,
@@ -395,6 +418,7 @@ impl Store {
             log: OnceLock::new(),
             row_leaves: Mutex::new(None),
             participants: Mutex::new(HashMap::default()),
+            recent: self.recent.clone(),
         })
     }
 
@@ -543,7 +567,7 @@ pub struct Reader {
     // The tables execution reads once per transaction, opened on first use: opening a table
     // looks it up in the table tree, which cost as much as the read itself.
     state: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
-    index: OnceLock<ReadOnlyTable<&'static [u8; 36], u64>>,
+    index: OnceLock<ReadOnlyTable<&'static [u8; 36], &'static [u8]>>,
     // Opened, and read from the tip, once for the look-ups of many transactions (a batch's).
     entries: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     certificates: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
@@ -556,6 +580,8 @@ pub struct Reader {
     /// The participants' records read so far: every transaction reads its signer's, and a batch
     /// or a block holds many transactions of each signer.
     participants: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>>,
+    /// The store's transaction index entries not stored yet.
+    recent: Arc<Mutex<tx_index::Recent>>,
 }
 
 /// A log row's first position and its entries' leaf hashes.
@@ -721,27 +747,107 @@ impl Reader {
         Ok(Some((start, leaves)))
     }
 
-    /// The log position of a committed transaction at log position `since` or later: the
-    /// transaction index probed epoch by epoch, from the newest.
-    fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<u64>, StoreError> {
-        let size = match self.log_size.get() {
+    /// The size of the log in this snapshot.
+    fn log_size(&self) -> Result<u64, StoreError> {
+        Ok(match self.log_size.get() {
             Some(size) => *size,
             None => {
                 let size = self.tip()?.log.size();
                 *self.log_size.get_or_init(|| size)
             }
+        })
+    }
+
+    /// The (id, position) pairs of the log's entries from `from` to the end of this snapshot's
+    /// log.
+    fn log_pairs(&self, from: u64) -> Result<Vec<(TxId, u64)>, StoreError> {
+        let size = self.log_size()?;
+        let mut pairs = Vec::new();
+        let table = opened(&self.txn, &self.entries, LOG_ENTRIES).map_err(db)?;
+        let first = match table.range(..=from).map_err(db)?.next_back() {
+            Some(row) => row.map_err(db)?.0.value(),
+            None => from,
         };
+        for row in table.range(first..size).map_err(db)? {
+            let (start, bytes) = row.map_err(db)?;
+            let start = start.value();
+            for (i, entry) in LogRow::entries(start, bytes.value()).enumerate() {
+                let position = start + i as u64;
+                if position < from || position >= size {
+                    continue;
+                }
+                let entry: LogEntry = codec::decode(entry?, MAX_BLOCK_BYTES)
+                    .map_err(|e| StoreError::Corrupt(format!("log entry {position}: {e}")))?;
+                pairs.push((entry.tx_id, position));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// The transaction index's entries that this snapshot has not stored: those of the epoch
+    /// its log ends in.
+    fn unindexed(&self) -> Result<tx_index::Recent, StoreError> {
+        let start = tx_index::epoch_start(self.log_size()?);
+        Ok(tx_index::Recent::new(start, self.log_pairs(start)?))
+    }
+
+    /// The log position of a committed transaction at log position `since` or later: the
+    /// entries not stored in the index yet (held in memory), then the stored index's epochs
+    /// from the newest.
+    fn tx_position(&self, id: &TxId, since: u64) -> Result<Option<u64>, StoreError> {
+        let size = self.log_size()?;
         if size <= since {
             return Ok(None);
         }
-        let table = opened(&self.txn, &self.index, TX_INDEX).map_err(db)?;
-        for epoch in ((since >> TX_EPOCH_BITS)..=(size - 1) >> TX_EPOCH_BITS).rev() {
-            let key = index_key(epoch << TX_EPOCH_BITS, id);
-            if let Some(position) = table.get(&key).map_err(db)? {
-                return Ok(Some(position.value()));
+        // This snapshot's index holds the epochs below `indexed`; the memory, the entries from
+        // `held` on (and some beyond this snapshot's log, which it must not see).
+        let indexed = tx_index::epoch_start(size);
+        let held = {
+            let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(position) = recent.get(id) {
+                return Ok((since..size).contains(&position).then_some(position));
+            }
+            recent.held_from()
+        };
+        // A snapshot older than the two epochs held: what its index lacks is read from the log.
+        if held > indexed.max(since) {
+            let found = self
+                .log_pairs(indexed.max(since))?
+                .into_iter()
+                .find(|(tx, position)| tx == id && *position < held);
+            if let Some((_, position)) = found {
+                return Ok(Some(position));
             }
         }
-        Ok(None)
+        if indexed == 0 {
+            return Ok(None);
+        }
+        let table = opened(&self.txn, &self.index, TX_INDEX).map_err(db)?;
+        let mut epoch = indexed - (1 << tx_index::TX_EPOCH_BITS);
+        loop {
+            if epoch + (1 << tx_index::TX_EPOCH_BITS) <= since {
+                return Ok(None);
+            }
+            let key = tx_index::row_key(epoch, id);
+            if let Some(row) = table.range::<&[u8; 36]>(..=&key).map_err(db)?.next_back() {
+                let (row_key, row) = row.map_err(db)?;
+                if tx_index::row_epoch(row_key.value()) == epoch {
+                    let found = tx_index::find_in_row(row.value(), id).map_err(|()| {
+                        StoreError::Corrupt(format!(
+                            "the transaction index's row of epoch {} is damaged",
+                            epoch >> tx_index::TX_EPOCH_BITS
+                        ))
+                    })?;
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+            }
+            if epoch == 0 {
+                return Ok(None);
+            }
+            epoch -= 1 << tx_index::TX_EPOCH_BITS;
+        }
     }
 
     /// The proof of one committed transaction.
@@ -1162,9 +1268,20 @@ mod tests {
         let chain_id = genesis.chain_id();
         let store =
             Store::open(&dir.path().join("ledger.redb"), &genesis, &chain_id).expect("open");
-        let validators = genesis.content.validator_set();
-        let mut parent = store.tip().expect("tip");
         for (ids, first_log) in blocks {
+            commit_synthetic(&store, ids, *first_log);
+        }
+        (dir, store)
+    }
+
+    /// Commits a block of synthetic transactions (see [`store_with`]) on the store's tip.
+    fn commit_synthetic(store: &Store, ids: &[TxId], first_log: u64) {
+        let (genesis, _) = test_genesis("index");
+        let chain_id = genesis.chain_id();
+        let validators = genesis.content.validator_set();
+        let parent = store.tip().expect("tip");
+        {
+            let first_log = &first_log;
             let height = parent.height.next();
             let mut log = parent.log.clone();
             if log.size() != *first_log {
@@ -1240,15 +1357,13 @@ mod tests {
             store
                 .commit_block(&block, &certificate, &effects)
                 .expect("commit");
-            parent = tip;
         }
-        (dir, store)
     }
 
     #[test]
     fn the_transaction_index_finds_transactions_of_every_epoch() {
         let ids: Vec<TxId> = (1u8..=4).map(|i| TxId(Digest([i; 32]))).collect();
-        let late = 3 << TX_EPOCH_BITS;
+        let late = 3 << tx_index::TX_EPOCH_BITS;
         let (_dir, store) = store_with(&[(&ids[..2], 0), (&ids[2..], late + 5)]);
         let reader = store.reader().expect("reader");
         let block_ids: Vec<BlockId> = (1..=2)
@@ -1273,6 +1388,70 @@ mod tests {
             assert_eq!(found, i >= 2, "transaction {i} looked for from {late}");
         }
         assert!(reader.tx_since(&ids[3], late + 7).expect("read").is_none());
+    }
+
+    /// The index stores an epoch when a block completes it, and holds the rest in memory, built
+    /// again when the store opens; a reader finds what its snapshot has, however old it is.
+    #[test]
+    fn the_index_stores_each_epoch_once_it_is_complete() {
+        let epoch = 1u64 << tx_index::TX_EPOCH_BITS;
+        let id = |n: u64| {
+            TxId(caravan_sdk::hash::hash(
+                caravan_sdk::hash::Domain::Transaction,
+                &n.to_be_bytes(),
+            ))
+        };
+        let stored_rows = |store: &Store| {
+            let txn = store.db.begin_read().expect("read");
+            redb::ReadableTableMetadata::len(&txn.open_table(TX_INDEX).expect("index"))
+                .expect("count")
+        };
+        let (dir, store) = store_with(&[]);
+        let first: Vec<TxId> = (0..700).map(id).collect();
+        commit_synthetic(&store, &first, 0);
+        assert_eq!(stored_rows(&store), 0);
+        let before = store.reader().expect("reader");
+        // A block across the end of the first epoch stores its 702 entries in three rows ...
+        let across: Vec<TxId> = (1000..1004).map(id).collect();
+        commit_synthetic(&store, &across, epoch - 2);
+        assert_eq!(stored_rows(&store), 3);
+        let middle = store.reader().expect("reader");
+        // ... and one across the end of the second stores the second's three in one.
+        let second: Vec<TxId> = (2000..2003).map(id).collect();
+        commit_synthetic(&store, &second, 2 * epoch - 1);
+        assert_eq!(stored_rows(&store), 4);
+        let after = store.reader().expect("reader");
+        let positions: Vec<(TxId, u64)> = (first.iter().zip(0..))
+            .chain(across.iter().zip(epoch - 2..))
+            .chain(second.iter().zip(2 * epoch - 1..))
+            .map(|(id, position)| (*id, position))
+            .collect();
+        let check = |reader: &Reader, size: u64| {
+            for (id, position) in &positions {
+                let found = reader.tx(id).expect("read").map(|r| r.receipt.log_index);
+                assert_eq!(found, (*position < size).then_some(*position), "{position}");
+            }
+            assert!(reader.tx(&id(99_999)).expect("read").is_none());
+        };
+        // The first reader's index has nothing, and the memory no longer the first epoch: it
+        // reads the log. The second's index has the first epoch.
+        check(&before, 700);
+        check(&middle, epoch + 2);
+        check(&after, 2 * epoch + 2);
+        drop((before, middle, after));
+        // Opened again, the store holds the entries of the epoch being filled only.
+        let path = dir.path().join("ledger.redb");
+        drop(store);
+        let (genesis, _) = test_genesis("index");
+        let store = Store::open(&path, &genesis, &genesis.chain_id()).expect("open");
+        {
+            let recent = store.recent.lock().expect("lock");
+            assert_eq!(recent.get(&second[2]), Some(2 * epoch + 1));
+            assert_eq!(recent.get(&second[1]), Some(2 * epoch));
+            assert_eq!(recent.get(&second[0]), None);
+            assert_eq!(recent.get(&first[0]), None);
+        }
+        check(&store.reader().expect("reader"), 2 * epoch + 2);
     }
 
     /// The log's entries are stored in rows and its small subtrees hashed from them: every
@@ -1367,16 +1546,17 @@ mod tests {
                 .expect("damage");
             txn.commit().expect("commit");
         }
+        // The store reads the rows of the epoch its index has not stored yet when it opens.
         let (genesis, _) = test_genesis("index");
-        let store = Store::open(&path, &genesis, &genesis.chain_id()).expect("open");
-        match store.reader().expect("reader").tx(&ids[0]) {
+        match Store::open(&path, &genesis, &genesis.chain_id()) {
             Err(StoreError::Corrupt(message)) => {
                 assert!(
                     message.contains("row at position 0 is cut short"),
                     "{message}"
                 )
             }
-            other => panic!("a damaged row read as {other:?}"),
+            Err(other) => panic!("a damaged row read as {other:?}"),
+            Ok(_) => panic!("a store with a damaged row opened"),
         }
     }
 
