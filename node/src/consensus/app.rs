@@ -131,7 +131,7 @@ const MAX_FUTURE_PARTS: usize = 64;
 /// Most concurrent proposal streams being reassembled.
 const MAX_STREAMS: usize = 256;
 /// How long a proposer waits for more transactions once its pool has some, unless it has
-/// [`LINGER_ENOUGH`] already (finality at low load pays this once per block).
+/// [`LINGER_ENOUGH`] already, or a full block (finality at low load pays this once per block).
 const LINGER: Duration = Duration::from_millis(50);
 /// Pending transactions for which a proposer does not linger.
 const LINGER_ENOUGH: usize = 1024;
@@ -432,6 +432,9 @@ impl App {
         // transactions, and the costs paid per block (a consensus round, a durable write that
         // touches a page per scattered entry) are shared among them.
         let mut linger_until = None;
+        // No lingering once the pool holds a full block.
+        let enough = LINGER_ENOUGH
+            .min(self.shared.store.reader()?.params()?.block_max_transactions as usize);
         loop {
             let notified = self.shared.mempool_notify.notified();
             let pending = self
@@ -440,7 +443,7 @@ impl App {
                 .lock()
                 .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?
                 .len();
-            if pending >= LINGER_ENOUGH {
+            if pending >= enough {
                 break;
             }
             let until = if pending == 0 {
