@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use redb::{
     Database, MultimapTableDefinition, ReadOnlyTable, ReadTransaction, ReadableDatabase,
@@ -24,6 +24,7 @@ use caravan_sdk::merkle::{
 };
 use caravan_sdk::tx::{LogEntry, Receipt};
 
+mod deferred;
 mod tx_index;
 
 use crate::execution::state_tree::{self, MemoryTree, NodePos, NodeWrite};
@@ -40,6 +41,11 @@ const TX_INDEX: TableDefinition<&[u8; 36], &[u8]> = TableDefinition::new("tx_ind
 /// keyed by the log position of the row's first: see [`LogRow`].
 const LOG_ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("log_entries");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// The replay markers of each block after the last batch stored in [`STATE`], by height (see
+/// [`deferred`]; [`encode_writes`]).
+const DEFERRED: TableDefinition<u64, &[u8]> = TableDefinition::new("deferred_writes");
+/// Replay markers after which a block writes them into [`STATE`] in one sorted batch.
+const DEFERRED_BATCH: usize = 1 << 14;
 /// The Merkle log's perfect subtrees of `2^LOG_ROW_BITS` leaves and more; smaller ones are
 /// hashed from the entries in [`LOG_ENTRIES`].
 const LOG_NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("log_nodes");
@@ -59,8 +65,9 @@ const SEARCH: MultimapTableDefinition<&str, &[u8]> = MultimapTableDefinition::ne
 /// replay markers holding the id of the transaction that used the nonce. Format 3: the index
 /// points into the Merkle log, whose entries (id and receipt) are stored in rows of up to
 /// `2^LOG_ROW_BITS`, and whose perfect subtrees are stored from that size up. Format 4: the index
-/// holds completed epochs only, in rows of sorted pairs.
-const STORE_FORMAT: u32 = 4;
+/// holds completed epochs only, in rows of sorted pairs. Format 5: replay markers are written to
+/// the state table in batches, each block's in a row of `deferred_writes` until then.
+const STORE_FORMAT: u32 = 5;
 
 /// A row of [`LOG_ENTRIES`] holds up to `2^LOG_ROW_BITS` consecutive entries and never crosses a
 /// multiple of that; the log's perfect subtrees below that size are hashed from a row when a
@@ -111,6 +118,8 @@ pub struct Store {
     db: Database,
     /// The transaction index's entries not stored yet, shared with the readers.
     recent: Arc<Mutex<tx_index::Recent>>,
+    /// The replay markers not in the state table yet, shared with the readers.
+    deferred: Arc<RwLock<deferred::Deferred>>,
 }
 
 impl Store {
@@ -126,6 +135,7 @@ impl Store {
         let store = Store {
             db,
             recent: Arc::default(),
+            deferred: Arc::new(RwLock::new(deferred::Deferred::new(0, [], 0))),
         };
         let existing = store.meta("chain_id")?;
         match existing {
@@ -157,8 +167,19 @@ impl Store {
             }
             None => store.init(genesis, chain_id)?,
         }
-        let recent = store.reader()?.unindexed()?;
+        let reader = store.reader()?;
+        let recent = reader.unindexed()?;
         *store.recent.lock().unwrap_or_else(PoisonError::into_inner) = recent;
+        let deferred = deferred::Deferred::new(
+            reader.deferred_through()?,
+            reader.deferred_rows(0, u64::MAX)?,
+            DEFERRED_BATCH,
+        );
+        *store
+            .deferred
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = deferred;
+        drop(reader);
         Ok(store)
     }
 
@@ -197,6 +218,7 @@ impl Store {
             txn.open_table(CERTIFICATES).map_err(db)?;
             txn.open_table(TX_INDEX).map_err(db)?;
             txn.open_table(LOG_ENTRIES).map_err(db)?;
+            txn.open_table(DEFERRED).map_err(db)?;
             txn.open_table(LOG_NODES).map_err(db)?;
             txn.open_table(SET_CHANGES).map_err(db)?;
         }
@@ -294,17 +316,60 @@ impl Store {
             );
             recent.completed(end)
         };
-        let written = self.write_block(block, encoded, certificate, effects, durable, completed);
+        // Its replay markers join the deferred ones the same way; the block that completes a
+        // batch writes the batch into the state table.
+        let height = block.header.height.0;
+        let (markers, writes): (Vec<_>, Vec<_>) = effects
+            .writes
+            .iter()
+            .cloned()
+            .partition(|(key, _)| keys::is_nonce(key));
+        let deferred = {
+            let mut deferred = self
+                .deferred
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if deferred.add(height, markers.clone()) {
+                DeferredWrite::Batch(deferred.batch_writes())
+            } else {
+                DeferredWrite::Row(markers)
+            }
+        };
+        let batch = matches!(deferred, DeferredWrite::Batch(_));
+        let written = self.write_block(
+            block,
+            encoded,
+            certificate,
+            effects,
+            durable,
+            BlockWrites {
+                completed,
+                writes,
+                deferred,
+            },
+        );
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut deferred = self
+            .deferred
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         match written {
-            Ok(()) => recent.stored_below(end),
-            Err(_) => recent.forget(&effects.tx_ids),
+            Ok(()) => {
+                recent.stored_below(end);
+                if batch {
+                    deferred.stored(height);
+                }
+            }
+            Err(_) => {
+                recent.forget(&effects.tx_ids);
+                deferred.forget(height);
+            }
         }
         written
     }
 
     /// [`Store::commit_block_with`]'s write, with the index entries of the epochs the block
-    /// completes.
+    /// completes, and its state writes apart from the deferred ones.
     fn write_block(
         &self,
         block: &Block,
@@ -312,7 +377,11 @@ impl Store {
         certificate: &CommitCertificate,
         effects: &BlockEffects,
         durable: bool,
-        completed: Vec<(TxId, u64)>,
+        BlockWrites {
+            completed,
+            writes,
+            deferred,
+        }: BlockWrites,
     ) -> Result<(), StoreError> {
         let height = block.header.height.0;
         let block_id = block.id();
@@ -344,7 +413,34 @@ impl Store {
                 &effects.receipts,
             )?;
             let mut state = txn.open_table(STATE).map_err(db)?;
-            for (key, value) in &effects.writes {
+            let mut rows = txn.open_table(DEFERRED).map_err(db)?;
+            let batch = match deferred {
+                DeferredWrite::Row(markers) => {
+                    if !markers.is_empty() {
+                        rows.insert(height, encode_writes(&markers).as_slice())
+                            .map_err(db)?;
+                    }
+                    Vec::new()
+                }
+                DeferredWrite::Batch(batch) => {
+                    // The rows' markers are all in the batch now.
+                    let heights: Vec<u64> = rows
+                        .iter()
+                        .map_err(db)?
+                        .map(|row| row.map(|(height, _)| height.value()))
+                        .collect::<Result<_, _>>()
+                        .map_err(db)?;
+                    for height in heights {
+                        rows.remove(height).map_err(db)?;
+                    }
+                    txn.open_table(META)
+                        .map_err(db)?
+                        .insert("deferred_through", height.to_be_bytes().as_slice())
+                        .map_err(db)?;
+                    batch
+                }
+            };
+            for (key, value) in writes.iter().chain(&batch) {
                 match value {
                     Some(v) => state.insert(key.as_slice(), v.as_slice()).map_err(db)?,
                     None => state.remove(key.as_slice()).map_err(db)?,
@@ -419,6 +515,9 @@ impl Store {
             row_leaves: Mutex::new(None),
             participants: Mutex::new(HashMap::default()),
             recent: self.recent.clone(),
+            deferred: self.deferred.clone(),
+            height: OnceLock::new(),
+            deferred_through: OnceLock::new(),
         })
     }
 
@@ -544,6 +643,82 @@ impl LogRow {
     }
 }
 
+/// State writes: a key and its value, or `None` to delete it.
+type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// What a block writes besides what its effects say as they are.
+struct BlockWrites {
+    /// The index entries of the epochs it completes.
+    completed: Vec<(TxId, u64)>,
+    /// Its state writes that go to the state table now.
+    writes: Writes,
+    /// Its replay markers, or the batch it stores.
+    deferred: DeferredWrite,
+}
+
+/// A block's deferred writes.
+enum DeferredWrite {
+    /// Its own, as a row of [`DEFERRED`].
+    Row(Writes),
+    /// The batch to write into [`STATE`] (its own among them), in key order.
+    Batch(Writes),
+}
+
+/// A row of [`DEFERRED`]: each write as its key's length (u32, big-endian), the key, then
+/// `0` for a deletion or `1`, the value's length (u32, big-endian) and the value.
+fn encode_writes(writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        writes
+            .iter()
+            .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum(),
+    );
+    for (key, value) in writes {
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        match value {
+            None => out.push(0),
+            Some(value) => {
+                out.push(1);
+                out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+    }
+    out
+}
+
+/// The writes of a row of [`DEFERRED`] (see [`encode_writes`]).
+fn decode_writes(height: u64, mut bytes: &[u8]) -> Result<Writes, StoreError> {
+    let damaged =
+        || StoreError::Corrupt(format!("the deferred writes of block {height} are damaged"));
+    let take = |n: usize, bytes: &mut &[u8]| -> Result<Vec<u8>, StoreError> {
+        let (head, tail) = bytes.split_at_checked(n).ok_or_else(damaged)?;
+        *bytes = tail;
+        Ok(head.to_vec())
+    };
+    let length = |bytes: &mut &[u8]| -> Result<usize, StoreError> {
+        let (head, tail) = bytes.split_first_chunk::<4>().ok_or_else(damaged)?;
+        *bytes = tail;
+        Ok(u32::from_be_bytes(*head) as usize)
+    };
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let n = length(&mut bytes)?;
+        let key = take(n, &mut bytes)?;
+        let value = match take(1, &mut bytes)?.as_slice() {
+            [0] => None,
+            [1] => {
+                let n = length(&mut bytes)?;
+                Some(take(n, &mut bytes)?)
+            }
+            _ => return Err(damaged()),
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
 /// Writes state tree nodes: a node at its position, or deletes the position.
 fn write_tree_nodes(
     table: &mut redb::Table<'_, &[u8], &[u8]>,
@@ -582,6 +757,11 @@ pub struct Reader {
     participants: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>>,
     /// The store's transaction index entries not stored yet.
     recent: Arc<Mutex<tx_index::Recent>>,
+    /// The store's replay markers not in the state table yet.
+    deferred: Arc<RwLock<deferred::Deferred>>,
+    /// This snapshot's height, and the height through which its state table has every marker.
+    height: OnceLock<u64>,
+    deferred_through: OnceLock<u64>,
 }
 
 /// A log row's first position and its entries' leaf hashes.
@@ -745,6 +925,69 @@ impl Reader {
         let leaves = Arc::new(leaves);
         *memo = Some((start, leaves.clone()));
         Ok(Some((start, leaves)))
+    }
+
+    /// This snapshot's height.
+    fn height(&self) -> Result<u64, StoreError> {
+        if let Some(height) = self.height.get() {
+            return Ok(*height);
+        }
+        let height = self.tip()?.height.0;
+        Ok(*self.height.get_or_init(|| height))
+    }
+
+    /// The height through which this snapshot's state table holds every replay marker.
+    fn deferred_through(&self) -> Result<u64, StoreError> {
+        if let Some(height) = self.deferred_through.get() {
+            return Ok(*height);
+        }
+        let table = self.txn.open_table(META).map_err(db)?;
+        let height = match table.get("deferred_through").map_err(db)? {
+            Some(bytes) => u64::from_be_bytes(bytes.value().try_into().map_err(|_| {
+                StoreError::Corrupt("the height of the deferred writes stored".into())
+            })?),
+            None => 0,
+        };
+        Ok(*self.deferred_through.get_or_init(|| height))
+    }
+
+    /// This snapshot's rows of deferred writes of the blocks in (`after`, `through`], by height.
+    fn deferred_rows(&self, after: u64, through: u64) -> Result<Vec<(u64, Writes)>, StoreError> {
+        let table = self.txn.open_table(DEFERRED).map_err(db)?;
+        let mut rows = Vec::new();
+        for row in table.range(after.saturating_add(1)..=through).map_err(db)? {
+            let (height, bytes) = row.map_err(db)?;
+            let height = height.value();
+            rows.push((height, decode_writes(height, bytes.value())?));
+        }
+        Ok(rows)
+    }
+
+    /// A replay marker as of this snapshot: held in memory, else in this snapshot's rows of
+    /// deferred writes when the memory no longer holds them, else in its state table.
+    fn deferred_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let height = self.height()?;
+        let held_above = {
+            let deferred = self.deferred.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(value) = deferred.get(key, height) {
+                return Ok(value);
+            }
+            deferred.held_above()
+        };
+        let stored = self.deferred_through()?;
+        if stored < held_above.min(height) {
+            for (_, writes) in self
+                .deferred_rows(stored, held_above.min(height))?
+                .into_iter()
+                .rev()
+            {
+                if let Some((_, value)) = writes.into_iter().find(|(k, _)| k == key) {
+                    return Ok(value);
+                }
+            }
+        }
+        let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
+        Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
     }
 
     /// The size of the log in this snapshot.
@@ -1016,6 +1259,9 @@ impl StateView for Reader {
     type Error = StoreError;
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if keys::is_nonce(key) {
+            return self.deferred_get(key);
+        }
         let participant = keys::is_participant(key);
         if participant
             && let Some(value) = self
@@ -1037,7 +1283,9 @@ impl StateView for Reader {
         Ok(value)
     }
 
+    /// Replay markers are not scanned: some are held in memory only (see [`deferred`]).
     fn scan(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
+        debug_assert!(!keys::is_nonce(prefix), "replay markers are not scanned");
         let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
         let mut out = Vec::new();
         for entry in table.range(prefix..).map_err(db)? {
@@ -1276,6 +1524,16 @@ mod tests {
 
     /// Commits a block of synthetic transactions (see [`store_with`]) on the store's tip.
     fn commit_synthetic(store: &Store, ids: &[TxId], first_log: u64) {
+        commit_synthetic_with(store, ids, first_log, Vec::new());
+    }
+
+    /// [`commit_synthetic`] with the block's state writes.
+    fn commit_synthetic_with(
+        store: &Store,
+        ids: &[TxId],
+        first_log: u64,
+        writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) {
         let (genesis, _) = test_genesis("index");
         let chain_id = genesis.chain_id();
         let validators = genesis.content.validator_set();
@@ -1339,7 +1597,7 @@ mod tests {
             let effects = BlockEffects {
                 tx_ids: ids.to_vec(),
                 receipts,
-                writes: Vec::new(),
+                writes,
                 tree_nodes: Vec::new(),
                 tip: tip.clone(),
                 validators: validators.clone(),
@@ -1388,6 +1646,82 @@ mod tests {
             assert_eq!(found, i >= 2, "transaction {i} looked for from {late}");
         }
         assert!(reader.tx_since(&ids[3], late + 7).expect("read").is_none());
+    }
+
+    /// Replay markers are held in memory and in a row per block, then written to the state
+    /// table in batches; a reader finds each marker as of its own height, however old it is, and
+    /// a store opened again holds the markers its rows have.
+    #[test]
+    fn replay_markers_are_stored_in_batches_and_read_as_of_each_height() {
+        let marker = |name: &str, value: &str| {
+            (
+                keys::nonce(
+                    &ParticipantId::new("RAIL-1").expect("id"),
+                    Nonce(name.len() as u64 * 1000 + u64::from(name.as_bytes()[0])),
+                ),
+                Some(value.as_bytes().to_vec()),
+            )
+        };
+        let key = |name: &str| marker(name, "").0;
+        let (dir, store) = store_with(&[]);
+        store.deferred.write().expect("lock").set_batch(3);
+        let at = |store: &Store, writes| {
+            let size = store.tip().expect("tip").log.size();
+            commit_synthetic_with(store, &[], size, writes)
+        };
+        let read = |reader: &Reader, name: &str| {
+            reader
+                .get(&key(name))
+                .expect("read")
+                .map(|v| String::from_utf8(v).expect("utf8"))
+        };
+        let stored = |store: &Store| {
+            let txn = store.db.begin_read().expect("read");
+            let rows: Vec<u64> = txn
+                .open_table(DEFERRED)
+                .expect("rows")
+                .iter()
+                .expect("rows")
+                .map(|r| r.expect("row").0.value())
+                .collect();
+            let state = txn.open_table(STATE).expect("state");
+            let a = state
+                .get(key("a").as_slice())
+                .expect("get")
+                .map(|v| v.value().to_vec());
+            (rows, a)
+        };
+        at(&store, vec![marker("a", "1"), marker("b", "1")]);
+        let r1 = store.reader().expect("reader");
+        // The second block completes a batch of three: the state table gets the newest of each.
+        at(&store, vec![marker("a", "2"), marker("c", "2")]);
+        assert_eq!(stored(&store), (vec![], Some(b"2".to_vec())));
+        let r2 = store.reader().expect("reader");
+        at(&store, vec![marker("d", "3")]);
+        at(&store, vec![marker("e", "4"), marker("f", "4")]);
+        at(&store, vec![marker("a", "5")]);
+        assert_eq!(stored(&store), (vec![5], Some(b"2".to_vec())));
+        let r5 = store.reader().expect("reader");
+        // The first reader's markers are no longer held, nor in its state table: its rows.
+        for (reader, expected) in [
+            (&r1, [Some("1"), Some("1"), None, None, None]),
+            (&r2, [Some("2"), Some("1"), Some("2"), None, None]),
+            (&r5, [Some("5"), Some("1"), Some("2"), Some("3"), Some("4")]),
+        ] {
+            for (name, value) in ["a", "b", "c", "d", "f"].iter().zip(expected) {
+                assert_eq!(read(reader, name).as_deref(), value, "{name}");
+            }
+            assert_eq!(read(reader, "z"), None);
+        }
+        drop((r1, r2, r5));
+        let path = dir.path().join("ledger.redb");
+        drop(store);
+        let (genesis, _) = test_genesis("index");
+        let store = Store::open(&path, &genesis, &genesis.chain_id()).expect("open");
+        let reader = store.reader().expect("reader");
+        for (name, value) in [("a", "5"), ("b", "1"), ("d", "3"), ("f", "4")] {
+            assert_eq!(read(&reader, name).as_deref(), Some(value), "{name}");
+        }
     }
 
     /// The index stores an epoch when a block completes it, and holds the rest in memory, built

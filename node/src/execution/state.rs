@@ -178,6 +178,11 @@ pub mod keys {
         key("p", &[id.as_str().as_bytes()])
     }
 
+    /// Whether `key` is a used nonce's marker.
+    pub fn is_nonce(key: &[u8]) -> bool {
+        key.starts_with(b"n/")
+    }
+
     /// Whether `key` is a participant's (read by every transaction of its signer).
     pub fn is_participant(key: &[u8]) -> bool {
         key.starts_with(b"p/")

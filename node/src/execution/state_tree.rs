@@ -229,7 +229,7 @@ type Update = (Digest, Option<Digest>);
 /// already shows whether its nonce was fresh. Leaving them out spares the tree one leaf per
 /// transaction.
 pub fn in_tree(key: &[u8]) -> bool {
-    !key.starts_with(b"n/")
+    !super::state::keys::is_nonce(key)
 }
 
 /// The writes that reach the tree (see [`in_tree`]).
