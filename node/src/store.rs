@@ -1283,7 +1283,7 @@ impl StateView for Reader {
         Ok(value)
     }
 
-    /// Replay markers are not scanned: some are held in memory only (see [`deferred`]).
+    /// Replay markers are not scanned: some are held in memory only (the `deferred` module).
     fn scan(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
         debug_assert!(!keys::is_nonce(prefix), "replay markers are not scanned");
         let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
