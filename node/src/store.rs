@@ -319,20 +319,15 @@ impl Store {
         // Its replay markers join the deferred ones the same way; the block that completes a
         // batch writes the batch into the state table.
         let height = block.header.height.0;
-        let (markers, writes): (Vec<_>, Vec<_>) = effects
-            .writes
-            .iter()
-            .cloned()
-            .partition(|(key, _)| keys::is_nonce(key));
         let deferred = {
             let mut deferred = self
                 .deferred
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if deferred.add(height, markers.clone()) {
+            if deferred.add(height, markers(&effects.writes)) {
                 DeferredWrite::Batch(deferred.batch_writes())
             } else {
-                DeferredWrite::Row(markers)
+                DeferredWrite::Row
             }
         };
         let batch = matches!(deferred, DeferredWrite::Batch(_));
@@ -344,7 +339,6 @@ impl Store {
             durable,
             BlockWrites {
                 completed,
-                writes,
                 deferred,
             },
         );
@@ -379,7 +373,6 @@ impl Store {
         durable: bool,
         BlockWrites {
             completed,
-            writes,
             deferred,
         }: BlockWrites,
     ) -> Result<(), StoreError> {
@@ -415,10 +408,10 @@ impl Store {
             let mut state = txn.open_table(STATE).map_err(db)?;
             let mut rows = txn.open_table(DEFERRED).map_err(db)?;
             let batch = match deferred {
-                DeferredWrite::Row(markers) => {
-                    if !markers.is_empty() {
-                        rows.insert(height, encode_writes(&markers).as_slice())
-                            .map_err(db)?;
+                DeferredWrite::Row => {
+                    let row = encode_writes(markers(&effects.writes));
+                    if !row.is_empty() {
+                        rows.insert(height, row.as_slice()).map_err(db)?;
                     }
                     Vec::new()
                 }
@@ -440,7 +433,11 @@ impl Store {
                     batch
                 }
             };
-            for (key, value) in writes.iter().chain(&batch) {
+            let now = effects
+                .writes
+                .iter()
+                .filter(|(key, _)| !keys::is_nonce(key));
+            for (key, value) in now.chain(&batch) {
                 match value {
                     Some(v) => state.insert(key.as_slice(), v.as_slice()).map_err(db)?,
                     None => state.remove(key.as_slice()).map_err(db)?,
@@ -509,14 +506,13 @@ impl Store {
             index: OnceLock::new(),
             entries: OnceLock::new(),
             certificates: OnceLock::new(),
-            log_size: OnceLock::new(),
+            snapshot_tip: OnceLock::new(),
             tree: OnceLock::new(),
             log: OnceLock::new(),
             row_leaves: Mutex::new(None),
             participants: Mutex::new(HashMap::default()),
             recent: self.recent.clone(),
             deferred: self.deferred.clone(),
-            height: OnceLock::new(),
             deferred_through: OnceLock::new(),
         })
     }
@@ -650,29 +646,29 @@ type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 struct BlockWrites {
     /// The index entries of the epochs it completes.
     completed: Vec<(TxId, u64)>,
-    /// Its state writes that go to the state table now.
-    writes: Writes,
-    /// Its replay markers, or the batch it stores.
+    /// Where its replay markers go.
     deferred: DeferredWrite,
+}
+
+/// The replay markers among a block's state writes.
+fn markers(
+    writes: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> impl Iterator<Item = &(Vec<u8>, Option<Vec<u8>>)> {
+    writes.iter().filter(|(key, _)| keys::is_nonce(key))
 }
 
 /// A block's deferred writes.
 enum DeferredWrite {
     /// Its own, as a row of [`DEFERRED`].
-    Row(Writes),
+    Row,
     /// The batch to write into [`STATE`] (its own among them), in key order.
     Batch(Writes),
 }
 
 /// A row of [`DEFERRED`]: each write as its key's length (u32, big-endian), the key, then
 /// `0` for a deletion or `1`, the value's length (u32, big-endian) and the value.
-fn encode_writes(writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        writes
-            .iter()
-            .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
-            .sum(),
-    );
+fn encode_writes<'a>(writes: impl Iterator<Item = &'a (Vec<u8>, Option<Vec<u8>>)>) -> Vec<u8> {
+    let mut out = Vec::new();
     for (key, value) in writes {
         out.extend_from_slice(&(key.len() as u32).to_be_bytes());
         out.extend_from_slice(key);
@@ -746,7 +742,8 @@ pub struct Reader {
     // Opened, and read from the tip, once for the look-ups of many transactions (a batch's).
     entries: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     certificates: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
-    log_size: OnceLock<u64>,
+    /// This snapshot's tip, read once.
+    snapshot_tip: OnceLock<Tip>,
     tree: OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     log: OnceLock<ReadOnlyTable<(u8, u64), &'static [u8]>>,
     /// The leaf hashes of the last log row a proof needed (its first position, and the hashes):
@@ -759,8 +756,7 @@ pub struct Reader {
     recent: Arc<Mutex<tx_index::Recent>>,
     /// The store's replay markers not in the state table yet.
     deferred: Arc<RwLock<deferred::Deferred>>,
-    /// This snapshot's height, and the height through which its state table has every marker.
-    height: OnceLock<u64>,
+    /// The height through which this snapshot's state table has every marker.
     deferred_through: OnceLock<u64>,
 }
 
@@ -929,11 +925,16 @@ impl Reader {
 
     /// This snapshot's height.
     fn height(&self) -> Result<u64, StoreError> {
-        if let Some(height) = self.height.get() {
-            return Ok(*height);
+        Ok(self.snapshot_tip()?.height.0)
+    }
+
+    /// This snapshot's tip, read from the store the first time.
+    fn snapshot_tip(&self) -> Result<&Tip, StoreError> {
+        if let Some(tip) = self.snapshot_tip.get() {
+            return Ok(tip);
         }
-        let height = self.tip()?.height.0;
-        Ok(*self.height.get_or_init(|| height))
+        let tip = self.tip()?;
+        Ok(self.snapshot_tip.get_or_init(|| tip))
     }
 
     /// The height through which this snapshot's state table holds every replay marker.
@@ -992,13 +993,7 @@ impl Reader {
 
     /// The size of the log in this snapshot.
     fn log_size(&self) -> Result<u64, StoreError> {
-        Ok(match self.log_size.get() {
-            Some(size) => *size,
-            None => {
-                let size = self.tip()?.log.size();
-                *self.log_size.get_or_init(|| size)
-            }
-        })
+        Ok(self.snapshot_tip()?.log.size())
     }
 
     /// The (id, position) pairs of the log's entries from `from` to the end of this snapshot's

@@ -432,9 +432,10 @@ impl App {
         // transactions, and the costs paid per block (a consensus round, a durable write that
         // touches a page per scattered entry) are shared among them.
         let mut linger_until = None;
-        // No lingering once the pool holds a full block.
-        let enough = LINGER_ENOUGH
-            .min(self.shared.store.reader()?.params()?.block_max_transactions as usize);
+        // No lingering once the pool holds a full block. (The parameters change only when a
+        // block commits, which this loop does after proposing.)
+        let params = self.shared.store.reader()?.params()?;
+        let enough = LINGER_ENOUGH.min(params.block_max_transactions as usize);
         loop {
             let notified = self.shared.mempool_notify.notified();
             let pending = self
@@ -458,7 +459,6 @@ impl App {
         }
         let tip = self.shared.store.tip()?;
         let reader = self.shared.store.reader()?;
-        let params = reader.params()?;
         let candidates = self
             .shared
             .mempool

@@ -54,7 +54,7 @@ impl Deferred {
             batch,
         };
         for (height, writes) in rows {
-            deferred.add(height, writes);
+            deferred.add(height, &writes);
         }
         deferred
     }
@@ -82,13 +82,20 @@ impl Deferred {
 
     /// Adds a block's deferred writes (before the block is written: a reader of an earlier
     /// height does not see them). Whether the block should store the batch.
-    pub(super) fn add(&mut self, height: u64, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> bool {
+    pub(super) fn add<'a>(
+        &mut self,
+        height: u64,
+        writes: impl IntoIterator<Item = &'a (Vec<u8>, Option<Vec<u8>>)>,
+    ) -> bool {
         for (key, value) in writes {
-            let versions = self.current.entry(key).or_default();
+            let versions = match self.current.get_mut(key) {
+                Some(versions) => versions,
+                None => self.current.entry(key.clone()).or_default(),
+            };
             match versions.last_mut() {
-                Some((at, old)) if *at == height => *old = value,
+                Some((at, old)) if *at == height => old.clone_from(value),
                 _ => {
-                    versions.push((height, value));
+                    versions.push((height, value.clone()));
                     self.count += 1;
                 }
             }
@@ -154,11 +161,11 @@ mod tests {
     #[test]
     fn readers_find_the_version_of_their_height_across_batches() {
         let mut d = Deferred::new(0, [(1, vec![w("a", Some("1"))])], 3);
-        assert!(!d.add(2, vec![w("b", Some("2"))]));
+        assert!(!d.add(2, &[w("b", Some("2"))]));
         assert_eq!(d.get(b"a", 0), None);
         assert_eq!(d.get(b"a", 1), v("1"));
         // A key written again: each height sees its own version; the last write of a height wins.
-        assert!(d.add(3, vec![w("a", Some("3")), w("a", Some("3b")), w("c", None)]));
+        assert!(d.add(3, &[w("a", Some("3")), w("a", Some("3b")), w("c", None)]));
         assert_eq!(d.get(b"a", 2), v("1"));
         assert_eq!(d.get(b"a", 3), v("3b"));
         assert_eq!(d.get(b"c", 3), Some(None));
@@ -168,12 +175,12 @@ mod tests {
         );
         d.stored(3);
         assert_eq!((d.held_above(), d.get(b"a", 3)), (0, v("3b")));
-        d.add(4, vec![w("a", Some("4"))]);
+        d.add(4, &[w("a", Some("4"))]);
         assert_eq!(d.get(b"a", 3), v("3b"));
         assert_eq!(d.get(b"a", 4), v("4"));
         d.forget(4);
         assert_eq!(d.get(b"a", 9), v("3b"));
-        d.add(5, vec![w("d", Some("5"))]);
+        d.add(5, &[w("d", Some("5"))]);
         d.stored(5);
         // The first batch is forgotten: its keys are the store's to answer.
         assert_eq!(d.held_above(), 3);
