@@ -135,7 +135,12 @@ impl Store {
         let store = Store {
             db,
             recent: Arc::default(),
-            deferred: Arc::new(RwLock::new(deferred::Deferred::new(0, [], 0))),
+            deferred: Arc::new(RwLock::new(deferred::Deferred::new(
+                0,
+                [],
+                0,
+                HashMap::default(),
+            ))),
         };
         let existing = store.meta("chain_id")?;
         match existing {
@@ -174,6 +179,7 @@ impl Store {
             reader.deferred_through()?,
             reader.deferred_rows(0, u64::MAX)?,
             DEFERRED_BATCH,
+            reader.highest_stored_nonces()?,
         );
         *store
             .deferred
@@ -968,12 +974,12 @@ impl Reader {
     /// deferred writes when the memory no longer holds them, else in its state table.
     fn deferred_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let height = self.height()?;
-        let held_above = {
+        let (held_above, not_stored) = {
             let deferred = self.deferred.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(value) = deferred.get(key, height) {
                 return Ok(value);
             }
-            deferred.held_above()
+            (deferred.held_above(), deferred.not_stored(key))
         };
         let stored = self.deferred_through()?;
         if stored < held_above.min(height) {
@@ -987,8 +993,53 @@ impl Reader {
                 }
             }
         }
+        if not_stored {
+            return Ok(None);
+        }
         let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
         Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The highest nonce of each signer among the replay markers in this snapshot's state table,
+    /// keyed by the markers' key without the nonce: two look-ups per signer.
+    fn highest_stored_nonces(
+        &self,
+    ) -> Result<HashMap<Vec<u8>, u64, foldhash::fast::RandomState>, StoreError> {
+        let table = opened(&self.txn, &self.state, STATE).map_err(db)?;
+        let mut highest = HashMap::default();
+        let mut from = b"n/".to_vec();
+        loop {
+            let first = match table.range(from.as_slice()..).map_err(db)?.next() {
+                Some(row) => row.map_err(db)?.0.value().to_vec(),
+                None => break,
+            };
+            if !keys::is_nonce(&first) {
+                break;
+            }
+            let (signer, _) = deferred::split_marker(&first).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "a replay marker's key is malformed: {}",
+                    String::from_utf8_lossy(&first)
+                ))
+            })?;
+            let mut last = signer.to_vec();
+            last.extend_from_slice(&[0xff; 8]);
+            let newest = table
+                .range(signer..=last.as_slice())
+                .map_err(db)?
+                .next_back()
+                .transpose()
+                .map_err(db)?
+                .map(|(key, _)| key.value().to_vec())
+                .unwrap_or_default();
+            let (_, nonce) = deferred::split_marker(&newest).ok_or_else(|| {
+                StoreError::Corrupt("the replay markers are not in key order".into())
+            })?;
+            highest.insert(signer.to_vec(), nonce);
+            last.push(0);
+            from = last;
+        }
+        Ok(highest)
     }
 
     /// The size of the log in this snapshot.
@@ -1716,6 +1767,75 @@ mod tests {
         let reader = store.reader().expect("reader");
         for (name, value) in [("a", "5"), ("b", "1"), ("d", "3"), ("f", "4")] {
             assert_eq!(read(&reader, name).as_deref(), Some(value), "{name}");
+        }
+    }
+
+    /// The highest stored nonce of each signer is read from the state table at open, and a
+    /// marker above it is answered without the table; those at or below it are still found.
+    #[test]
+    fn each_signers_highest_stored_nonce_is_read_at_open() {
+        let marker = |signer: &str, nonce: u64| {
+            keys::nonce(&ParticipantId::new(signer).expect("id"), Nonce(nonce))
+        };
+        // Signers whose ids share prefixes, and nonces across the byte boundaries.
+        let stored = [
+            ("RAIL", 7),
+            ("RAIL-1", 5),
+            ("RAIL-1", 900),
+            ("RAIL-10", 3),
+            ("BANK", 1 << 40),
+            ("BANK", 1),
+        ];
+        let (dir, store) = store_with(&[]);
+        store.deferred.write().expect("lock").set_batch(2);
+        let writes = stored
+            .iter()
+            .map(|(s, n)| (marker(s, *n), Some(vec![*n as u8; 32])))
+            .collect();
+        commit_synthetic_with(&store, &[], 0, writes);
+        let path = dir.path().join("ledger.redb");
+        drop(store);
+        let (genesis, _) = test_genesis("index");
+        let store = Store::open(&path, &genesis, &genesis.chain_id()).expect("open");
+        let reader = store.reader().expect("reader");
+        let mut highest: Vec<(String, u64)> = reader
+            .highest_stored_nonces()
+            .expect("scan")
+            .into_iter()
+            .map(|(k, n)| (String::from_utf8(k).expect("utf8"), n))
+            .collect();
+        highest.sort();
+        let expected = [
+            ("BANK", 1 << 40),
+            ("RAIL-1", 900),
+            ("RAIL-10", 3),
+            ("RAIL", 7),
+        ];
+        assert_eq!(
+            highest,
+            expected.map(|(s, n)| (format!("n/{s}/"), n)).to_vec()
+        );
+        for (signer, nonce) in stored {
+            assert_eq!(
+                reader.get(&marker(signer, nonce)).expect("get"),
+                Some(vec![nonce as u8; 32]),
+                "{signer} {nonce}"
+            );
+        }
+        let deferred = store.deferred.read().expect("lock");
+        for (signer, nonce, not_stored) in [
+            ("RAIL-1", 899, false),
+            ("RAIL-1", 901, true),
+            ("RAIL-10", 4, true),
+            ("CARRIER", 0, true),
+            ("BANK", 2, false),
+        ] {
+            assert_eq!(
+                deferred.not_stored(&marker(signer, nonce)),
+                not_stored,
+                "{signer} {nonce}"
+            );
+            assert_eq!(reader.get(&marker(signer, nonce)).expect("get"), None);
         }
     }
 

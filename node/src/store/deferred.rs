@@ -14,6 +14,13 @@
 //! `h`, else the rows its own snapshot still has above the batch its snapshot stored (when the
 //! memory no longer holds them), else the state table. A reused nonce writes its marker again, so a
 //! key can have a version at several heights.
+//!
+//! Most markers looked up are absent (every new transaction's nonce is fresh), and an absent key
+//! costs the state table a full descent. The highest nonce of each signer among the markers in
+//! the state table is held too ([`Deferred::not_stored`]), read from the table when the store
+//! opens and raised by each batch before it is written: a nonce above its signer's highest is not
+//! in the table, whatever the snapshot, so a signer that counts its nonces up never makes the
+//! table look.
 
 use std::collections::HashMap;
 
@@ -36,14 +43,32 @@ pub(super) struct Deferred {
     held_above: u64,
     /// Versions after which a block stores the batch.
     batch: usize,
+    /// The highest nonce of each signer among the markers in the state table or in a batch being
+    /// written to it, keyed by the marker's key without its nonce (`n/{signer}/`). Only grows.
+    highest: HashMap<Vec<u8>, u64, RandomState>,
+}
+
+/// A replay marker's key split into its signer's part (`n/{signer}/`) and its nonce.
+pub(super) fn split_marker(key: &[u8]) -> Option<(&[u8], u64)> {
+    // "n/", at least one character of the signer, "/", eight bytes of nonce.
+    if !key.starts_with(b"n/") || key.len() < 12 {
+        return None;
+    }
+    let (signer, nonce) = key.split_at(key.len() - 8);
+    if signer.last() != Some(&b'/') {
+        return None;
+    }
+    Some((signer, u64::from_be_bytes(nonce.try_into().ok()?)))
 }
 
 impl Deferred {
-    /// Holds the writes of the blocks after `stored_through`, given as rows (height, writes).
+    /// Holds the writes of the blocks after `stored_through`, given as rows (height, writes);
+    /// `highest`: each signer's highest nonce among the markers in the state table.
     pub(super) fn new(
         stored_through: u64,
         rows: impl IntoIterator<Item = (u64, Vec<(Vec<u8>, Option<Vec<u8>>)>)>,
         batch: usize,
+        highest: HashMap<Vec<u8>, u64, RandomState>,
     ) -> Self {
         let mut deferred = Deferred {
             current: HashMap::with_capacity_and_hasher(batch, RandomState::default()),
@@ -52,6 +77,7 @@ impl Deferred {
             stored_through,
             held_above: stored_through,
             batch,
+            highest,
         };
         for (height, writes) in rows {
             deferred.add(height, &writes);
@@ -73,6 +99,16 @@ impl Deferred {
             .get(key)
             .and_then(newest)
             .or_else(|| self.previous.get(key).and_then(newest))
+    }
+
+    /// Whether the marker `key` is surely not in the state table, in any snapshot: its nonce is
+    /// above its signer's highest there (or the signer has none). `false` when not known.
+    pub(super) fn not_stored(&self, key: &[u8]) -> bool {
+        split_marker(key).is_some_and(|(signer, nonce)| {
+            self.highest
+                .get(signer)
+                .is_none_or(|highest| nonce > *highest)
+        })
     }
 
     /// Every deferred write of a block above this height is held.
@@ -114,14 +150,26 @@ impl Deferred {
         self.count = self.current.values().map(Vec::len).sum();
     }
 
-    /// The newest value of every key held in `current`, in key order: the batch to store.
-    pub(super) fn batch_writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    /// The newest value of every key held in `current`, in key order: the batch to store. Each
+    /// signer's highest nonce is raised to the batch's before it is written (a reader whose
+    /// snapshot does not have the batch yet looks its markers up here or in its rows).
+    pub(super) fn batch_writes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let mut writes: Vec<_> = self
             .current
             .iter()
             .filter_map(|(key, versions)| Some((key.clone(), versions.last()?.1.clone())))
             .collect();
         writes.sort_unstable();
+        for (key, _) in &writes {
+            if let Some((signer, nonce)) = split_marker(key) {
+                match self.highest.get_mut(signer) {
+                    Some(highest) => *highest = (*highest).max(nonce),
+                    None => {
+                        self.highest.insert(signer.to_vec(), nonce);
+                    }
+                }
+            }
+        }
         writes
     }
 
@@ -160,7 +208,7 @@ mod tests {
 
     #[test]
     fn readers_find_the_version_of_their_height_across_batches() {
-        let mut d = Deferred::new(0, [(1, vec![w("a", Some("1"))])], 3);
+        let mut d = Deferred::new(0, [(1, vec![w("a", Some("1"))])], 3, HashMap::default());
         assert!(!d.add(2, &[w("b", Some("2"))]));
         assert_eq!(d.get(b"a", 0), None);
         assert_eq!(d.get(b"a", 1), v("1"));
@@ -186,5 +234,40 @@ mod tests {
         assert_eq!(d.held_above(), 3);
         assert_eq!(d.get(b"b", 9), None);
         assert_eq!(d.get(b"d", 9), v("5"));
+    }
+
+    fn marker(signer: &str, nonce: u64) -> (Vec<u8>, Option<Vec<u8>>) {
+        let mut key = format!("n/{signer}/").into_bytes();
+        key.extend_from_slice(&nonce.to_be_bytes());
+        (key, Some(vec![7; 32]))
+    }
+
+    #[test]
+    fn a_nonce_above_its_signers_highest_stored_is_not_stored() {
+        let highest = [(b"n/A/".to_vec(), 10)].into_iter().collect();
+        let mut d = Deferred::new(0, [], 2, highest);
+        let not_stored = |d: &Deferred, signer, nonce| d.not_stored(&marker(signer, nonce).0);
+        assert!(!not_stored(&d, "A", 10));
+        assert!(!not_stored(&d, "A", 3));
+        assert!(not_stored(&d, "A", 11));
+        assert!(not_stored(&d, "B", 0));
+        // Not a marker, or not shaped like one: not known.
+        assert!(!d.not_stored(b"p/A"));
+        assert!(!d.not_stored(b"n/A/123"));
+        assert!(!d.not_stored(b"n/AB12345678"));
+        // Held markers do not count until their batch is written; then they do, before the write.
+        assert!(!d.add(1, &[marker("A", 20)]));
+        assert!(not_stored(&d, "A", 20));
+        assert!(d.add(2, &[marker("B", 5), marker("A", 12)]));
+        assert!(not_stored(&d, "B", 5));
+        d.batch_writes();
+        assert!(!not_stored(&d, "A", 20));
+        assert!(!not_stored(&d, "A", 15));
+        assert!(not_stored(&d, "A", 21));
+        assert!(!not_stored(&d, "B", 5));
+        assert!(not_stored(&d, "B", 6));
+        // A failed write leaves them raised: only ever too high, which costs a look-up.
+        d.forget(2);
+        assert!(!not_stored(&d, "B", 5));
     }
 }
