@@ -70,8 +70,8 @@ pub struct Shared {
     pub genesis: Genesis,
     /// The validators of the current height.
     pub(crate) validators: RwLock<ValidatorSet>,
-    /// The API base URLs of the nodes admitted transactions are relayed to.
-    pub(crate) relay_peers: Arc<RwLock<Vec<String>>>,
+    /// The validators' nodes in proposing order, where admitted transactions are relayed.
+    pub(crate) relay_peers: Arc<RwLock<crate::relay::Proposers>>,
     /// This node's agency.
     pub agency: AgencyId,
     /// The database.
@@ -192,8 +192,8 @@ impl Shared {
         }
     }
 
-    /// Replaces the nodes that admitted transactions are relayed to.
-    pub fn set_relay_peers(&self, peers: Vec<String>) {
+    /// Replaces the validators' nodes that admitted transactions are relayed to.
+    pub fn set_relay_peers(&self, peers: crate::relay::Proposers) {
         match self.relay_peers.write() {
             Ok(mut v) => *v = peers,
             Err(e) => *e.into_inner() = peers,
@@ -497,13 +497,15 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         peers.sort_by(|a, b| a.agency.cmp(&b.agency));
         (peers, validators)
     };
-    let relay_peers = Arc::new(RwLock::new(
-        peers.iter().map(|c| c.api_url.clone()).collect::<Vec<_>>(),
-    ));
+    let relay_peers = Arc::new(RwLock::new(crate::relay::Proposers::new(
+        &validators,
+        &peers,
+        &options.agency,
+    )));
     info!(agency = %options.agency, chain = %chain_id, height = %tip.height, "store open");
 
     let (relay_tx, relay_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(100_000);
-    let (height_tx, _) = watch::channel(tip.height);
+    let (height_tx, committed) = watch::channel(tip.height);
     let shared = Arc::new(Shared {
         chain_id,
         validators: RwLock::new(validators),
@@ -526,7 +528,7 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
 
     std::thread::Builder::new()
         .name("relay".into())
-        .spawn(move || crate::relay::run(relay_rx, relay_peers))
+        .spawn(move || crate::relay::run(relay_rx, relay_peers, committed))
         .context("starting the relay thread")?;
 
     // Consensus engine.

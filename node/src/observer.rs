@@ -88,7 +88,7 @@ pub async fn run(options: ObserverOptions) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         chain_id,
         validators: RwLock::new(validators),
-        relay_peers: Arc::new(RwLock::new(Vec::new())),
+        relay_peers: Arc::new(RwLock::new(Default::default())),
         agency: AgencyId::new(options.participant.as_str())
             .context("the observer's participant id")?,
         store,

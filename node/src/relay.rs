@@ -1,11 +1,80 @@
-//! Relays admitted transactions to the other validators, so that whichever agency proposes next
-//! can include a transaction submitted at any node. Best effort and batched: a peer that is down
-//! misses the relay, and the transaction still commits through the nodes that have it.
+//! Relays admitted transactions to the validators that propose the next heights, so that a
+//! transaction submitted at any node is in the next block whoever proposes it. Best effort and
+//! batched: a peer that is down misses the relay, and the transaction still commits through the
+//! nodes that have it, this one included (it proposes in its turn).
+//!
+//! Proposers take turns by height (round-robin over the validator set's order, in the consensus
+//! context), so each batch goes to the nodes proposing the [`RELAY_AHEAD`] heights after the last
+//! committed one, not to every validator: each node that receives a batch admits it (decoding, a
+//! signature check and the admission's execution per transaction), and the others would only
+//! have seen the transactions again in the block, which they execute anyway.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use caravan_sdk::block::ValidatorSet;
+use caravan_sdk::genesis::MemberCard;
+use caravan_sdk::ids::{AgencyId, Height};
+use tokio::sync::watch;
+
+/// Heights after the last committed one whose proposers get each batch: the next proposer may
+/// already have built its block when the batch arrives, and the one after it has not.
+pub const RELAY_AHEAD: u64 = 2;
+
+/// The validators' nodes in proposing order: where to relay.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proposers {
+    /// Each validator's API base URL, in the set's order; `None` for this node's own agency and
+    /// for a validator whose member card is not known.
+    order: Vec<Option<String>>,
+}
+
+impl Proposers {
+    /// The validators of `set` (in its order), with their nodes from `cards`; `own` is this
+    /// node's agency.
+    pub fn new(set: &ValidatorSet, cards: &[MemberCard], own: &AgencyId) -> Self {
+        let order = set
+            .validators
+            .iter()
+            .map(|v| {
+                if &v.agency == own {
+                    return None;
+                }
+                cards
+                    .iter()
+                    .find(|c| c.agency == v.agency)
+                    .map(|c| c.api_url.clone())
+            })
+            .collect();
+        Proposers { order }
+    }
+
+    /// The nodes proposing the [`RELAY_AHEAD`] heights after `committed` (their first round),
+    /// this one left out, each once.
+    pub fn after(&self, committed: Height) -> Vec<&str> {
+        let count = self.order.len() as u64;
+        let mut nodes: Vec<&str> = Vec::new();
+        if count == 0 {
+            return nodes;
+        }
+        for ahead in 1..=RELAY_AHEAD {
+            let index = (committed.0.wrapping_add(ahead) % count) as usize;
+            if let Some(url) = &self.order[index]
+                && !nodes.contains(&url.as_str())
+            {
+                nodes.push(url);
+            }
+        }
+        nodes
+    }
+
+    /// Every node relayed to in some turn.
+    fn all(&self) -> impl Iterator<Item = &String> {
+        self.order.iter().flatten()
+    }
+}
 
 /// Most transactions in one relay request.
 const MAX_BATCH: usize = 512;
@@ -15,14 +84,19 @@ const PEER_QUEUE: usize = 64;
 
 /// Runs the relay loop until the node stops (the sender is dropped): batches what arrives and
 /// hands each batch to one sender thread per peer, so that a slow or absent peer delays nobody.
-/// The peers are re-read before each batch: agencies join and leave.
-pub fn run(rx: Receiver<Vec<u8>>, peers: Arc<RwLock<Vec<String>>>) {
+/// The proposers are re-read before each batch (agencies join and leave), and the batch goes to
+/// those of the heights after `committed`.
+pub fn run(
+    rx: Receiver<Vec<u8>>,
+    peers: Arc<RwLock<Proposers>>,
+    committed: watch::Receiver<Height>,
+) {
     let mut senders: HashMap<String, SyncSender<Arc<Vec<u8>>>> = HashMap::new();
     loop {
-        let wanted = peers.read().map(|p| p.clone()).unwrap_or_default();
+        let proposers = peers.read().map(|p| p.clone()).unwrap_or_default();
         // A dropped sender ends its peer's thread.
-        senders.retain(|peer, _| wanted.contains(peer));
-        for peer in wanted {
+        senders.retain(|peer, _| proposers.all().any(|p| p == peer));
+        for peer in proposers.all().cloned() {
             senders.entry(peer.clone()).or_insert_with(|| {
                 let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(PEER_QUEUE);
                 std::thread::spawn(move || send_loop(rx, peer));
@@ -45,7 +119,12 @@ pub fn run(rx: Receiver<Vec<u8>>, peers: Arc<RwLock<Vec<String>>>) {
         let body = Arc::new(caravan_sdk::api::encode_batch(
             batch.iter().map(|tx| &tx[..]),
         ));
-        for sender in senders.values() {
+        let height = *committed.borrow();
+        for sender in proposers
+            .after(height)
+            .into_iter()
+            .filter_map(|p| senders.get(p))
+        {
             if let Err(TrySendError::Full(_)) = sender.try_send(Arc::clone(&body)) {
                 tracing::debug!("relay queue of a peer is full; batch skipped for it");
             }
@@ -68,5 +147,89 @@ fn send_loop(rx: Receiver<Arc<Vec<u8>>>, peer: String) {
         {
             tracing::debug!(%url, error = %e, "relay failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravan_sdk::block::Validator;
+    use caravan_sdk::keys::Keypair;
+    use caravan_sdk::tx::Role;
+
+    fn agency(i: u8) -> AgencyId {
+        AgencyId::new(format!("AGENCY-{i}")).expect("id")
+    }
+
+    fn card(i: u8) -> MemberCard {
+        let key = |k: u8| Keypair::from_seed(&[i * 3 + k; 32]).public();
+        MemberCard {
+            agency: agency(i),
+            name: format!("Agency {i}"),
+            country: "KZ".into(),
+            roles: vec![Role::Customs],
+            validator_key: key(1),
+            network_key: key(2),
+            admin_key: key(3),
+            p2p_address: format!("127.0.0.1:{}", 7000 + u16::from(i)),
+            api_url: format!("http://127.0.0.{i}:8080"),
+        }
+    }
+
+    #[test]
+    fn batches_go_to_the_next_proposers_but_this_node() {
+        let cards: Vec<MemberCard> = (1..=4).map(card).collect();
+        let set = ValidatorSet::new(
+            cards
+                .iter()
+                .map(|c| Validator {
+                    agency: c.agency.clone(),
+                    public_key: c.validator_key,
+                    power: 1,
+                })
+                .collect(),
+        );
+        // The set's order (by key) is the proposing order.
+        let url = |i: usize| {
+            let agency = &set.validators[i % 4].agency;
+            cards
+                .iter()
+                .find(|c| &c.agency == agency)
+                .map(|c| c.api_url.as_str())
+                .expect("card")
+        };
+        let own = set.validators[2].agency.clone();
+        // This node's own card is among the members, as it is in the store.
+        let proposers = Proposers::new(&set, &cards, &own);
+        // Committed height 0: heights 1 and 2 are proposed by the validators at 1 and 2.
+        assert_eq!(proposers.after(Height(0)), vec![url(1)]);
+        assert_eq!(proposers.after(Height(1)), vec![url(3)]);
+        assert_eq!(proposers.after(Height(2)), vec![url(3), url(0)]);
+        assert_eq!(proposers.after(Height(7)), vec![url(0), url(1)]);
+        assert_eq!(proposers.all().count(), 3);
+        // A validator without a known card is skipped; two validators: the other one, once.
+        let unknown = Proposers::new(&set, &cards[..1], &own);
+        let expected: Vec<&str> = [6, 7]
+            .iter()
+            .map(|h| &set.validators[h % 4].agency)
+            .filter(|a| **a == cards[0].agency && **a != own)
+            .map(|_| cards[0].api_url.as_str())
+            .collect();
+        assert_eq!(unknown.after(Height(5)), expected);
+        assert_eq!(unknown.all().count(), usize::from(cards[0].agency != own));
+        let two = ValidatorSet::new(set.validators[..2].to_vec());
+        let own = two.validators[0].agency.clone();
+        let proposers = Proposers::new(&two, &cards, &own);
+        for h in 0..4 {
+            assert_eq!(proposers.after(Height(h)), vec![url(1)]);
+        }
+        // One validator, or none known: nowhere.
+        let one = ValidatorSet::new(set.validators[..1].to_vec());
+        assert!(
+            Proposers::new(&one, &cards, &one.validators[0].agency)
+                .after(Height(3))
+                .is_empty()
+        );
+        assert!(Proposers::default().after(Height(3)).is_empty());
     }
 }

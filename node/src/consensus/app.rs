@@ -31,6 +31,7 @@ use super::types::{
 };
 use crate::execution::{BlockEffects, build_block, verify_block};
 use crate::node::{Shared, now_ms};
+use crate::relay::Proposers;
 
 /// A block seen for the current height: proposed by us, received, or synced.
 struct Undecided {
@@ -827,7 +828,7 @@ impl App {
             .collect();
         if added.is_empty() && removed.is_empty() {
             self.shared
-                .set_relay_peers(wanted.iter().map(|c| c.api_url.clone()).collect());
+                .set_relay_peers(Proposers::new(&validators, &wanted, &own));
             self.peers = wanted;
             return Ok(());
         }
@@ -859,7 +860,7 @@ impl App {
             });
         }
         self.shared
-            .set_relay_peers(wanted.iter().map(|c| c.api_url.clone()).collect());
+            .set_relay_peers(Proposers::new(&validators, &wanted, &own));
         self.peers = wanted;
         Ok(())
     }
