@@ -1018,7 +1018,15 @@ impl Browser {
         self.mark_stale_if_link(css);
         let selector = css.to_string();
         self.run(&format!("click {css}"), |c| async move {
-            c.find(Locator::Css(&selector)).await?.click().await
+            // The page can render again between finding the element and clicking it (a new
+            // block arrives over the event stream): the element is then found again.
+            let mut stale = 0;
+            loop {
+                match c.find(Locator::Css(&selector)).await?.click().await {
+                    Err(e) if stale < 5 && e.to_string().contains("stale element") => stale += 1,
+                    clicked => return clicked,
+                }
+            }
         });
     }
 
