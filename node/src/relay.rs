@@ -3,8 +3,8 @@
 //! batched: a peer that is down misses the relay, and the transaction still commits through the
 //! nodes that have it, this one included (it proposes in its turn).
 //!
-//! Proposers take turns by height (round-robin over the validator set's order, in the consensus
-//! context), so each batch goes to the nodes proposing the [`RELAY_AHEAD`] heights after the last
+//! Proposers take turns by height ([`proposer_index`], round-robin over the validator set's
+//! order), so each batch goes to the nodes proposing the [`RELAY_AHEAD`] heights after the last
 //! committed one, not to every validator: each node that receives a batch admits it (decoding, a
 //! signature check and the admission's execution per transaction), and the others would only
 //! have seen the transactions again in the block, which they execute anyway.
@@ -18,6 +18,8 @@ use caravan_sdk::block::ValidatorSet;
 use caravan_sdk::genesis::MemberCard;
 use caravan_sdk::ids::{AgencyId, Height};
 use tokio::sync::watch;
+
+use crate::consensus::types::proposer_index;
 
 /// Heights after the last committed one whose proposers get each batch: the next proposer may
 /// already have built its block when the batch arrives, and the one after it has not.
@@ -54,13 +56,12 @@ impl Proposers {
     /// The nodes proposing the [`RELAY_AHEAD`] heights after `committed` (their first round),
     /// this one left out, each once.
     pub fn after(&self, committed: Height) -> Vec<&str> {
-        let count = self.order.len() as u64;
         let mut nodes: Vec<&str> = Vec::new();
-        if count == 0 {
+        if self.order.is_empty() {
             return nodes;
         }
         for ahead in 1..=RELAY_AHEAD {
-            let index = (committed.0.wrapping_add(ahead) % count) as usize;
+            let index = proposer_index(self.order.len(), committed.0.wrapping_add(ahead), 0);
             if let Some(url) = &self.order[index]
                 && !nodes.contains(&url.as_str())
             {

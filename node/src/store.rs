@@ -135,12 +135,7 @@ impl Store {
         let store = Store {
             db,
             recent: Arc::default(),
-            deferred: Arc::new(RwLock::new(deferred::Deferred::new(
-                0,
-                [],
-                0,
-                HashMap::default(),
-            ))),
+            deferred: Arc::default(),
         };
         let existing = store.meta("chain_id")?;
         match existing {

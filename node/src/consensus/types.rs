@@ -444,6 +444,14 @@ pub struct CaravanContext {
     pub chain_id: ChainId,
 }
 
+/// The position, in a validator set of `count` (in the set's order), of the proposer of `height`
+/// at `round`: round-robin over the validators, shifted by height, so that every agency proposes
+/// in turn and a crashed proposer costs one round. The relay sends admitted transactions to the
+/// next heights' proposers by the same rule.
+pub fn proposer_index(count: usize, height: u64, round: u64) -> usize {
+    (height.wrapping_add(round) % count.max(1) as u64) as usize
+}
+
 impl mc::Context for CaravanContext {
     type Address = Address;
     type Height = ConsensusHeight;
@@ -463,12 +471,8 @@ impl mc::Context for CaravanContext {
         height: ConsensusHeight,
         round: Round,
     ) -> &'a Validator {
-        // Round-robin over the validators, shifted by height, so that every agency proposes in
-        // turn and a crashed proposer costs one round.
-        let count = validator_set.validators.len().max(1) as u64;
         let round = round.as_u32().unwrap_or(0) as u64;
-        let index = (height.0.wrapping_add(round) % count) as usize;
-        &validator_set.validators[index]
+        &validator_set.validators[proposer_index(validator_set.validators.len(), height.0, round)]
     }
 
     fn new_proposal(

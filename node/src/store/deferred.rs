@@ -29,7 +29,8 @@ use foldhash::fast::RandomState;
 /// One key's versions: the height that wrote it and the value (`None`: deleted), oldest first.
 type Versions = Vec<(u64, Option<Vec<u8>>)>;
 
-/// Deferred writes held in memory.
+/// Deferred writes held in memory (empty, with batches of none, until the store opens).
+#[derive(Default)]
 pub(super) struct Deferred {
     /// Writes of the blocks above `stored_through`.
     current: HashMap<Vec<u8>, Versions, RandomState>,
