@@ -72,6 +72,9 @@ pub struct Shared {
     pub(crate) validators: RwLock<ValidatorSet>,
     /// The validators' nodes in proposing order, where admitted transactions are relayed.
     pub(crate) relay_peers: Arc<RwLock<crate::relay::Proposers>>,
+    /// The highest height whose proposal, signed by its proposer, this node has seen (or made):
+    /// its proposer has built its block, and the relay no longer sends it transactions.
+    pub(crate) proposed: Arc<AtomicU64>,
     /// This node's agency.
     pub agency: AgencyId,
     /// The database.
@@ -506,10 +509,12 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
 
     let (relay_tx, relay_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(100_000);
     let (height_tx, committed) = watch::channel(tip.height);
+    let proposed = Arc::new(AtomicU64::new(tip.height.0));
     let shared = Arc::new(Shared {
         chain_id,
         validators: RwLock::new(validators),
         relay_peers: relay_peers.clone(),
+        proposed: proposed.clone(),
         agency: options.agency.clone(),
         store,
         mempool: Mutex::new(Mempool::new(
@@ -526,9 +531,18 @@ pub async fn run(options: NodeOptions) -> anyhow::Result<()> {
         limits: options.limits,
     });
 
+    let pool = Arc::downgrade(&shared);
+    let busy = move || {
+        pool.upgrade().is_some_and(|shared| {
+            shared
+                .mempool
+                .lock()
+                .is_ok_and(|p| p.len() >= crate::consensus::app::LINGER_ENOUGH)
+        })
+    };
     std::thread::Builder::new()
         .name("relay".into())
-        .spawn(move || crate::relay::run(relay_rx, relay_peers, committed))
+        .spawn(move || crate::relay::run(relay_rx, relay_peers, committed, proposed, busy))
         .context("starting the relay thread")?;
 
     // Consensus engine.

@@ -89,6 +89,7 @@ pub async fn run(options: ObserverOptions) -> anyhow::Result<()> {
         chain_id,
         validators: RwLock::new(validators),
         relay_peers: Arc::new(RwLock::new(Default::default())),
+        proposed: Default::default(),
         agency: AgencyId::new(options.participant.as_str())
             .context("the observer's participant id")?,
         store,

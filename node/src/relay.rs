@@ -5,11 +5,14 @@
 //!
 //! Proposers take turns by height ([`proposer_index`], round-robin over the validator set's
 //! order), so each batch goes to the nodes proposing the [`RELAY_AHEAD`] heights after the last
-//! committed one, not to every validator: each node that receives a batch admits it (decoding, a
-//! signature check and the admission's execution per transaction), and the others would only
-//! have seen the transactions again in the block, which they execute anyway.
+//! committed one whose proposals this node has not seen yet, not to every validator: each node
+//! that receives a batch admits it (decoding, a signature check and the admission's execution
+//! per transaction), and the others would only have seen the transactions again in the block,
+//! which they execute anyway. A proposer whose block has been seen has built it, and would only
+//! hold the transactions until its next turn.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,8 +24,9 @@ use tokio::sync::watch;
 
 use crate::consensus::types::proposer_index;
 
-/// Heights after the last committed one whose proposers get each batch: the next proposer may
-/// already have built its block when the batch arrives, and the one after it has not.
+/// Heights after the last committed one whose proposers get each batch (those whose proposals
+/// have not been seen): under load the next proposer has often built its block when the batch
+/// arrives, and the one after it has not.
 pub const RELAY_AHEAD: u64 = 2;
 
 /// The validators' nodes in proposing order: where to relay.
@@ -53,15 +57,26 @@ impl Proposers {
         Proposers { order }
     }
 
-    /// The nodes proposing the [`RELAY_AHEAD`] heights after `committed` (their first round),
-    /// this one left out, each once.
-    pub fn after(&self, committed: Height) -> Vec<&str> {
+    /// The nodes proposing (in their first round) the [`RELAY_AHEAD`] heights after
+    /// `committed` that are above `proposed`, the highest height whose proposal has been seen;
+    /// the height after `proposed` when there are none. When `busy` (this node's pool holds
+    /// more than a proposer waits for), the next height's proposer is taken to be building its
+    /// block already: it does not wait for more transactions, so those that reach it now are not
+    /// in its block. This one left out, each once.
+    pub fn after(&self, committed: Height, proposed: Height, busy: bool) -> Vec<&str> {
         let mut nodes: Vec<&str> = Vec::new();
         if self.order.is_empty() {
             return nodes;
         }
-        for ahead in 1..=RELAY_AHEAD {
-            let index = proposer_index(self.order.len(), committed.0.wrapping_add(ahead), 0);
+        let building = if busy {
+            committed.0.saturating_add(1)
+        } else {
+            0
+        };
+        let first = committed.0.max(proposed.0).max(building).saturating_add(1);
+        let last = committed.0.saturating_add(RELAY_AHEAD).max(first);
+        for height in first..=last {
+            let index = proposer_index(self.order.len(), height, 0);
             if let Some(url) = &self.order[index]
                 && !nodes.contains(&url.as_str())
             {
@@ -86,11 +101,14 @@ const PEER_QUEUE: usize = 64;
 /// Runs the relay loop until the node stops (the sender is dropped): batches what arrives and
 /// hands each batch to one sender thread per peer, so that a slow or absent peer delays nobody.
 /// The proposers are re-read before each batch (agencies join and leave), and the batch goes to
-/// those of the heights after `committed`.
+/// those of the heights after `committed` and `proposed`, told whether this node is `busy`
+/// ([`Proposers::after`]).
 pub fn run(
     rx: Receiver<Vec<u8>>,
     peers: Arc<RwLock<Proposers>>,
     committed: watch::Receiver<Height>,
+    proposed: Arc<AtomicU64>,
+    busy: impl Fn() -> bool,
 ) {
     let mut senders: HashMap<String, SyncSender<Arc<Vec<u8>>>> = HashMap::new();
     loop {
@@ -121,8 +139,9 @@ pub fn run(
             batch.iter().map(|tx| &tx[..]),
         ));
         let height = *committed.borrow();
+        let seen = Height(proposed.load(Ordering::Relaxed));
         for sender in proposers
-            .after(height)
+            .after(height, seen, busy())
             .into_iter()
             .filter_map(|p| senders.get(p))
         {
@@ -202,11 +221,36 @@ mod tests {
         let own = set.validators[2].agency.clone();
         // This node's own card is among the members, as it is in the store.
         let proposers = Proposers::new(&set, &cards, &own);
-        // Committed height 0: heights 1 and 2 are proposed by the validators at 1 and 2.
-        assert_eq!(proposers.after(Height(0)), vec![url(1)]);
-        assert_eq!(proposers.after(Height(1)), vec![url(3)]);
-        assert_eq!(proposers.after(Height(2)), vec![url(3), url(0)]);
-        assert_eq!(proposers.after(Height(7)), vec![url(0), url(1)]);
+        // Committed height 0, no proposal seen: heights 1 and 2 are proposed by the validators
+        // at 1 and 2.
+        assert_eq!(proposers.after(Height(0), Height(0), false), vec![url(1)]);
+        assert_eq!(proposers.after(Height(1), Height(1), false), vec![url(3)]);
+        assert_eq!(
+            proposers.after(Height(2), Height(2), false),
+            vec![url(3), url(0)]
+        );
+        assert_eq!(
+            proposers.after(Height(7), Height(7), false),
+            vec![url(0), url(1)]
+        );
+        // A proposal seen below the committed height changes nothing.
+        assert_eq!(
+            proposers.after(Height(7), Height(5), false),
+            vec![url(0), url(1)]
+        );
+        // The next height's proposal seen: only the one after it.
+        assert_eq!(proposers.after(Height(2), Height(3), false), vec![url(0)]);
+        assert_eq!(proposers.after(Height(7), Height(8), false), vec![url(1)]);
+        // Both seen (this node is behind): the height after the last seen, here this node's.
+        assert_eq!(proposers.after(Height(6), Height(8), false), vec![url(1)]);
+        assert!(proposers.after(Height(7), Height(9), false).is_empty());
+        assert_eq!(proposers.after(Height(7), Height(10), false), vec![url(3)]);
+        // Busy: the next height's proposer is building; the one after it gets the batch.
+        assert_eq!(proposers.after(Height(2), Height(2), true), vec![url(0)]);
+        assert_eq!(proposers.after(Height(7), Height(7), true), vec![url(1)]);
+        assert_eq!(proposers.after(Height(7), Height(8), true), vec![url(1)]);
+        assert!(proposers.after(Height(7), Height(9), true).is_empty());
+        assert!(proposers.after(Height(0), Height(0), true).is_empty());
         assert_eq!(proposers.all().count(), 3);
         // A validator without a known card is skipped; two validators: the other one, once.
         let unknown = Proposers::new(&set, &cards[..1], &own);
@@ -216,21 +260,29 @@ mod tests {
             .filter(|a| **a == cards[0].agency && **a != own)
             .map(|_| cards[0].api_url.as_str())
             .collect();
-        assert_eq!(unknown.after(Height(5)), expected);
+        assert_eq!(unknown.after(Height(5), Height(5), false), expected);
         assert_eq!(unknown.all().count(), usize::from(cards[0].agency != own));
         let two = ValidatorSet::new(set.validators[..2].to_vec());
         let own = two.validators[0].agency.clone();
         let proposers = Proposers::new(&two, &cards, &own);
         for h in 0..4 {
-            assert_eq!(proposers.after(Height(h)), vec![url(1)]);
+            assert_eq!(proposers.after(Height(h), Height(h), false), vec![url(1)]);
+            // The other's proposal seen: it gets the batch for the height after only, and
+            // none when this node proposes that one.
+            let next: Vec<&str> = if h % 2 == 1 { vec![url(1)] } else { vec![] };
+            assert_eq!(proposers.after(Height(h), Height(h + 1), false), next);
         }
         // One validator, or none known: nowhere.
         let one = ValidatorSet::new(set.validators[..1].to_vec());
         assert!(
             Proposers::new(&one, &cards, &one.validators[0].agency)
-                .after(Height(3))
+                .after(Height(3), Height(3), false)
                 .is_empty()
         );
-        assert!(Proposers::default().after(Height(3)).is_empty());
+        assert!(
+            Proposers::default()
+                .after(Height(3), Height(4), false)
+                .is_empty()
+        );
     }
 }

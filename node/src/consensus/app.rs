@@ -135,7 +135,7 @@ const MAX_STREAMS: usize = 256;
 /// [`LINGER_ENOUGH`] already, or a full block (finality at low load pays this once per block).
 const LINGER: Duration = Duration::from_millis(50);
 /// Pending transactions for which a proposer does not linger.
-const LINGER_ENOUGH: usize = 1024;
+pub(crate) const LINGER_ENOUGH: usize = 1024;
 
 impl App {
     /// Reports the equivocations the engine observes through `reporter`.
@@ -624,6 +624,10 @@ impl App {
             warn!(proposer = %part.proposer, "proposal part with a bad signature ignored");
             return Ok(None);
         }
+        // Its proposer has built its block: the relay sends on to the next ones.
+        self.shared
+            .proposed
+            .fetch_max(height.0, std::sync::atomic::Ordering::Relaxed);
         let validity = if self.undecided.contains_key(&id) {
             Validity::Valid
         } else {
