@@ -437,11 +437,15 @@ impl Store {
             let now = effects
                 .writes
                 .iter()
-                .filter(|(key, _)| !keys::is_nonce(key));
-            for (key, value) in now.chain(&batch) {
+                .filter(|(key, _)| !keys::is_nonce(key))
+                .map(|(key, value)| (key.as_slice(), value.as_deref()));
+            let batched = batch
+                .iter()
+                .map(|(key, value)| (key.as_slice(), value.as_deref()));
+            for (key, value) in now.chain(batched) {
                 match value {
-                    Some(v) => state.insert(key.as_slice(), v.as_slice()).map_err(db)?,
-                    None => state.remove(key.as_slice()).map_err(db)?,
+                    Some(v) => state.insert(key, v).map_err(db)?,
+                    None => state.remove(key).map_err(db)?,
                 };
             }
             let mut tree = txn.open_table(TREE_NODES).map_err(db)?;
@@ -663,7 +667,7 @@ enum DeferredWrite {
     /// Its own, as a row of [`DEFERRED`].
     Row,
     /// The batch to write into [`STATE`] (its own among them), in key order.
-    Batch(Writes),
+    Batch(deferred::Batch),
 }
 
 /// A row of [`DEFERRED`]: each write as its key's length (u32, big-endian), the key, then

@@ -21,23 +21,35 @@
 //! opens and raised by each batch before it is written: a nonce above its signer's highest is not
 //! in the table, whatever the snapshot, so a signer that counts its nonces up never makes the
 //! table look.
+//!
+//! Keys and values are held inline (a marker's key is at most 59 bytes, its value a transaction
+//! id), and most keys have one version: adding a block's markers, taking a batch and forgetting
+//! the batch before allocate and free nothing per marker.
 
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
+use smallvec::SmallVec;
+
+/// A deferred write's key: inline up to 64 bytes.
+pub(super) type Key = SmallVec<[u8; 64]>;
+/// A deferred write's value: inline up to 32 bytes.
+pub(super) type Value = SmallVec<[u8; 32]>;
+/// A batch of deferred writes: each key once, in order, with its newest value (`None`: deleted).
+pub(super) type Batch = Vec<(Key, Option<Value>)>;
 
 /// One key's versions: the height that wrote it and the value (`None`: deleted), oldest first.
-type Versions = Vec<(u64, Option<Vec<u8>>)>;
+type Versions = SmallVec<[(u64, Option<Value>); 1]>;
 
 /// Deferred writes held in memory (empty, with batches of none, until the store opens).
 #[derive(Default)]
 pub(super) struct Deferred {
     /// Writes of the blocks above `stored_through`.
-    current: HashMap<Vec<u8>, Versions, RandomState>,
+    current: HashMap<Key, Versions, RandomState>,
     /// Versions in `current`.
     count: usize,
     /// The batch stored last: writes of the blocks in (`held_above`, `stored_through`].
-    previous: HashMap<Vec<u8>, Versions, RandomState>,
+    previous: HashMap<Key, Versions, RandomState>,
     /// The store holds every deferred write of the blocks up to this height.
     stored_through: u64,
     /// Every deferred write of a block above this height is held here.
@@ -94,7 +106,7 @@ impl Deferred {
                 .iter()
                 .rev()
                 .find(|(at, _)| *at <= height)
-                .map(|(_, value)| value.clone())
+                .map(|(_, value)| value.as_deref().map(<[u8]>::to_vec))
         };
         self.current
             .get(key)
@@ -125,14 +137,15 @@ impl Deferred {
         writes: impl IntoIterator<Item = &'a (Vec<u8>, Option<Vec<u8>>)>,
     ) -> bool {
         for (key, value) in writes {
-            let versions = match self.current.get_mut(key) {
+            let versions = match self.current.get_mut(key.as_slice()) {
                 Some(versions) => versions,
-                None => self.current.entry(key.clone()).or_default(),
+                None => self.current.entry(Key::from_slice(key)).or_default(),
             };
+            let value = value.as_deref().map(Value::from_slice);
             match versions.last_mut() {
-                Some((at, old)) if *at == height => old.clone_from(value),
+                Some((at, old)) if *at == height => *old = value,
                 _ => {
-                    versions.push((height, value.clone()));
+                    versions.push((height, value));
                     self.count += 1;
                 }
             }
@@ -148,19 +161,19 @@ impl Deferred {
             }
             !versions.is_empty()
         });
-        self.count = self.current.values().map(Vec::len).sum();
+        self.count = self.current.values().map(SmallVec::len).sum();
     }
 
     /// The newest value of every key held in `current`, in key order: the batch to store. Each
     /// signer's highest nonce is raised to the batch's before it is written (a reader whose
     /// snapshot does not have the batch yet looks its markers up here or in its rows).
-    pub(super) fn batch_writes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        let mut writes: Vec<_> = self
+    pub(super) fn batch_writes(&mut self) -> Batch {
+        let mut writes: Batch = self
             .current
             .iter()
             .filter_map(|(key, versions)| Some((key.clone(), versions.last()?.1.clone())))
             .collect();
-        writes.sort_unstable();
+        writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, _) in &writes {
             if let Some((signer, nonce)) = split_marker(key) {
                 match self.highest.get_mut(signer) {
@@ -218,8 +231,13 @@ mod tests {
         assert_eq!(d.get(b"a", 2), v("1"));
         assert_eq!(d.get(b"a", 3), v("3b"));
         assert_eq!(d.get(b"c", 3), Some(None));
+        let batch: Vec<_> = d
+            .batch_writes()
+            .into_iter()
+            .map(|(key, value)| (key.to_vec(), value.map(|v| v.to_vec())))
+            .collect();
         assert_eq!(
-            d.batch_writes(),
+            batch,
             vec![w("a", Some("3b")), w("b", Some("2")), w("c", None)]
         );
         d.stored(3);
