@@ -113,8 +113,10 @@ impl PublicKey {
     }
 }
 
-/// Signatures checked together in one batch equation by [`verify_many`].
-pub const BATCH: usize = 128;
+/// Signatures checked together in one batch equation by [`verify_many`]. From about 190 points
+/// the equation is solved with Pippenger's method, cheaper per point than Straus's below it:
+/// batches of 1,024 cost about 15% less per signature than batches of 128.
+pub const BATCH: usize = 1024;
 
 /// Verifies many signatures, in batches of [`BATCH`]: `result[i]` tells whether `items[i]`
 /// verifies. The answer is the same as calling [`PublicKey::verify`] on each item, at about half
@@ -181,8 +183,39 @@ fn singles(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
 fn bisect(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
     if items.len() <= SINGLES {
         singles(items, out);
+    } else if batch_holds(items) {
+        out.extend(std::iter::repeat_n(true, items.len()));
+    } else {
+        failed(items, out);
+    }
+}
+
+/// Finds the bad signatures of `items`, whose batch failed: a valid batch never fails, so when
+/// the first half holds, the bad ones are in the second, which is split without being checked
+/// whole again. One bad signature among `n` then costs about `2n` more checks, not `n log n`.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+fn failed(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
+    if items.len() <= SINGLES {
+        singles(items, out);
         return;
     }
+    let (left, right) = items.split_at(items.len() / 2);
+    if left.len() > SINGLES && batch_holds(left) {
+        out.extend(std::iter::repeat_n(true, left.len()));
+        failed(right, out);
+    } else {
+        if left.len() <= SINGLES {
+            singles(left, out);
+        } else {
+            failed(left, out);
+        }
+        bisect(right, out);
+    }
+}
+
+/// Whether every signature of `items` verifies, checked in one batch equation.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+fn batch_holds(items: &[(PublicKey, Digest, Signature)]) -> bool {
     let mut batch = ed25519_zebra::batch::Verifier::new();
     for (key, message, signature) in items {
         batch.queue((
@@ -191,16 +224,9 @@ fn bisect(items: &[(PublicKey, Digest, Signature)], out: &mut Vec<bool>) {
             message.as_bytes(),
         ));
     }
-    if batch
+    batch
         .verify(rand_core::UnwrapErr(getrandom::SysRng))
         .is_ok()
-    {
-        out.extend(std::iter::repeat_n(true, items.len()));
-    } else {
-        let (left, right) = items.split_at(items.len() / 2);
-        bisect(left, out);
-        bisect(right, out);
-    }
 }
 
 impl Signature {
@@ -578,6 +604,35 @@ mod tests {
             vec![3, 130, 200]
         );
         assert!(verify_many(&[]).is_empty());
+    }
+
+    #[test]
+    fn full_batches_find_their_bad_signatures_wherever_they_are() {
+        // One key, so that the items keep their order: bad ones at the edges of the batches and
+        // of their halves, alone, in pairs, in both batches.
+        let key = Keypair::from_seed(&[9; 32]);
+        let count = BATCH + BATCH / 2;
+        let clean: Vec<_> = (0..count as u64)
+            .map(|i| {
+                let message = hash(Domain::Vote, &i.to_be_bytes());
+                (key.public(), message, key.sign(&message))
+            })
+            .collect();
+        let edges = [0, 1, BATCH / 2 - 1, BATCH / 2, BATCH - 1, BATCH, count - 1];
+        for bad in [
+            &edges[..],
+            &edges[..1],
+            &edges[2..4],
+            &edges[4..5],
+            &edges[6..],
+        ] {
+            let mut items = clean.clone();
+            for &i in bad {
+                items[i].1 = hash(Domain::Vote, b"another message");
+            }
+            let expected: Vec<bool> = (0..count).map(|i| !bad.contains(&i)).collect();
+            assert_eq!(verify_many(&items), expected, "bad at {bad:?}");
+        }
     }
 
     #[test]
