@@ -72,8 +72,9 @@ pub struct Shared {
     pub(crate) validators: RwLock<ValidatorSet>,
     /// The validators' nodes in proposing order, where admitted transactions are relayed.
     pub(crate) relay_peers: Arc<RwLock<crate::relay::Proposers>>,
-    /// The highest height whose proposal, signed by its proposer, this node has seen (or made):
-    /// its proposer has built its block, and the relay no longer sends it transactions.
+    /// The highest height whose proposal, signed by that round's proposer, this node has seen
+    /// from another validator: its proposer has built its block, and the relay no longer sends
+    /// it transactions.
     pub(crate) proposed: Arc<AtomicU64>,
     /// This node's agency.
     pub agency: AgencyId,

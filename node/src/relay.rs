@@ -9,7 +9,11 @@
 //! that receives a batch admits it (decoding, a signature check and the admission's execution
 //! per transaction), and the others would only have seen the transactions again in the block,
 //! which they execute anyway. A proposer whose block has been seen has built it, and would only
-//! hold the transactions until its next turn.
+//! hold the transactions until its next turn; so has, most likely, the next proposer while this
+//! node's pool holds 1,024 transactions or more (`LINGER_ENOUGH`: proposers do not wait for more
+//! transactions then, and pools fill alike under load). When both next heights are left out,
+//! the batch goes to the proposer of the height after the last proposal seen. A transaction whose
+//! only relay target is down waits for a later proposer that has it: this node, in its turn.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +64,7 @@ impl Proposers {
     /// The nodes proposing (in their first round) the [`RELAY_AHEAD`] heights after
     /// `committed` that are above `proposed`, the highest height whose proposal has been seen;
     /// the height after `proposed` when there are none. When `busy` (this node's pool holds
-    /// more than a proposer waits for), the next height's proposer is taken to be building its
+    /// as many as a proposer waits for, or more), the next height's proposer is taken to be building its
     /// block already: it does not wait for more transactions, so those that reach it now are not
     /// in its block. This one left out, each once.
     pub fn after(&self, committed: Height, proposed: Height, busy: bool) -> Vec<&str> {
@@ -241,7 +245,8 @@ mod tests {
         // The next height's proposal seen: only the one after it.
         assert_eq!(proposers.after(Height(2), Height(3), false), vec![url(0)]);
         assert_eq!(proposers.after(Height(7), Height(8), false), vec![url(1)]);
-        // Both seen (this node is behind): the height after the last seen, here this node's.
+        // Proposals are accepted for the height after the last committed one only, so a proposal
+        // seen beyond it is not expected; if it were: the height after it, here this node's.
         assert_eq!(proposers.after(Height(6), Height(8), false), vec![url(1)]);
         assert!(proposers.after(Height(7), Height(9), false).is_empty());
         assert_eq!(proposers.after(Height(7), Height(10), false), vec![url(3)]);

@@ -624,10 +624,20 @@ impl App {
             warn!(proposer = %part.proposer, "proposal part with a bad signature ignored");
             return Ok(None);
         }
-        // Its proposer has built its block: the relay sends on to the next ones.
-        self.shared
-            .proposed
-            .fetch_max(height.0, std::sync::atomic::Ordering::Relaxed);
+        // The round's proposer has built its block: the relay sends on to the next ones. (Only
+        // the round's own proposer counts, so that another validator's signed part cannot turn
+        // the relay away from the next proposer.)
+        let validators = &self.validator_set.validators;
+        let round_number = round.as_u32().map_or(0, u64::from);
+        if !validators.is_empty()
+            && validators[super::types::proposer_index(validators.len(), height.0, round_number)]
+                .address
+                == proposer
+        {
+            self.shared
+                .proposed
+                .fetch_max(height.0, std::sync::atomic::Ordering::Relaxed);
+        }
         let validity = if self.undecided.contains_key(&id) {
             Validity::Valid
         } else {

@@ -312,7 +312,7 @@ pub fn verify_block<V: StateView>(
         );
     }
     // Signatures not yet seen (not relayed to this node before the block came) are checked in
-    // batches, over all cores, before the transactions run one by one.
+    // batches (over all cores when there are many), before the transactions run one by one.
     verified.preverify_with(
         view,
         block
