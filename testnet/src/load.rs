@@ -280,6 +280,16 @@ pub fn run(options: &LoadOptions, launcher: Launcher) -> anyhow::Result<(LoadRep
     if options.observers > 0 && options.testnet.is_some() {
         bail!("--observers needs a federation this command starts; drop --testnet");
     }
+    if let Rate::PerSecond(rate) = options.rate {
+        let wanted = rate.saturating_mul(options.duration.as_secs());
+        if wanted > MAX_SIGNED {
+            bail!(
+                "--rate {rate} for {} s needs {wanted} transactions; the tool signs at most \
+                 {MAX_SIGNED} in advance: lower the rate or the duration",
+                options.duration.as_secs()
+            );
+        }
+    }
     let mut federation = None;
     let target = match &options.testnet {
         Some(dir) => existing(dir)?,

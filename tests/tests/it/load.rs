@@ -155,3 +155,24 @@ fn load_benchmark_reports_and_loses_nothing() {
     );
     assert!(counts[0] >= 1_000, "{committed_line}");
 }
+
+#[test]
+fn load_refuses_a_rate_and_duration_beyond_what_it_signs() {
+    // 20,000 tx/s for ten minutes is 12,000,000 transactions, above the 8,000,000 signed in
+    // advance: refused before anything starts, rather than a run that ends early.
+    let dir = tempfile::tempdir().expect("tmp");
+    let fed = dir.path().join("fed");
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan-testnet-it"))
+        .args(["load", "--validators", "4", "--rate", "20000"])
+        .args(["--duration", "600s", "--no-baseline", "--dir"])
+        .arg(&fed)
+        .output()
+        .expect("run load");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--rate 20000 for 600 s needs 12000000 transactions"),
+        "{stderr}"
+    );
+    assert!(!fed.exists(), "nothing was started");
+}
