@@ -64,20 +64,18 @@ impl Proposers {
     /// The nodes proposing (in their first round) the [`RELAY_AHEAD`] heights after
     /// `committed` that are above `proposed`, the highest height whose proposal has been seen;
     /// the height after `proposed` when there are none. When `busy` (this node's pool holds
-    /// as many as a proposer waits for, or more), the next height's proposer is taken to be building its
-    /// block already: it does not wait for more transactions, so those that reach it now are not
-    /// in its block. This one left out, each once.
+    /// as many as a proposer waits for, or more), the next height's proposer is taken to be
+    /// building its block already: it does not wait for more transactions, so those that reach
+    /// it now are not in its block. This one left out, each once.
     pub fn after(&self, committed: Height, proposed: Height, busy: bool) -> Vec<&str> {
         let mut nodes: Vec<&str> = Vec::new();
         if self.order.is_empty() {
             return nodes;
         }
-        let building = if busy {
-            committed.0.saturating_add(1)
-        } else {
-            0
-        };
-        let first = committed.0.max(proposed.0).max(building).saturating_add(1);
+        let mut first = committed.0.max(proposed.0).saturating_add(1);
+        if busy {
+            first = first.max(committed.0.saturating_add(2));
+        }
         let last = committed.0.saturating_add(RELAY_AHEAD).max(first);
         for height in first..=last {
             let index = proposer_index(self.order.len(), height, 0);

@@ -627,12 +627,8 @@ impl App {
         // The round's proposer has built its block: the relay sends on to the next ones. (Only
         // the round's own proposer counts, so that another validator's signed part cannot turn
         // the relay away from the next proposer.)
-        let validators = &self.validator_set.validators;
-        let round_number = round.as_u32().map_or(0, u64::from);
-        if !validators.is_empty()
-            && validators[super::types::proposer_index(validators.len(), height.0, round_number)]
-                .address
-                == proposer
+        if !self.validator_set.validators.is_empty()
+            && self.validator_set.proposer(height, round).address == proposer
         {
             self.shared
                 .proposed

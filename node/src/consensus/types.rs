@@ -278,6 +278,14 @@ pub struct ValidatorSet {
     pub validators: Arc<Vec<Validator>>,
 }
 
+impl ValidatorSet {
+    /// The proposer of `height` at `round` ([`proposer_index`]); the set must not be empty.
+    pub fn proposer(&self, height: ConsensusHeight, round: Round) -> &Validator {
+        let round = round.as_u32().map_or(0, u64::from);
+        &self.validators[proposer_index(self.validators.len(), height.0, round)]
+    }
+}
+
 impl From<&SdkValidatorSet> for ValidatorSet {
     fn from(set: &SdkValidatorSet) -> Self {
         ValidatorSet {
@@ -471,8 +479,7 @@ impl mc::Context for CaravanContext {
         height: ConsensusHeight,
         round: Round,
     ) -> &'a Validator {
-        let round = round.as_u32().unwrap_or(0) as u64;
-        &validator_set.validators[proposer_index(validator_set.validators.len(), height.0, round)]
+        validator_set.proposer(height, round)
     }
 
     fn new_proposal(
