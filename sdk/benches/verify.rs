@@ -56,6 +56,36 @@ fn bundle_verify_shared(c: &mut Criterion) {
     group.finish();
 }
 
+/// Bundles verified together by [`bundle_verify_many`]: a block's worth of enterprises' records.
+const MANY: u64 = 256;
+
+/// A bank verifying the records of many enterprises at once, with one `BundleVerifier` that has
+/// seen their block before: each bundle a distinct participant's record with its registration
+/// (two signatures), checked one by one with `verify` and all together with `verify_many`.
+fn bundle_verify_many(c: &mut Criterion) {
+    let federation = Federation::new();
+    let bundles = federation.many(MANY, LOG_ENTRIES);
+    let verifier = BundleVerifier::new(&federation.genesis).expect("genesis");
+    assert!(verifier.verify_many(&bundles).iter().all(Result::is_ok));
+    let mut group = c.benchmark_group(format!(
+        "bundle_verify_many_{}_validators",
+        federation.validator_count()
+    ));
+    group.throughput(Throughput::Elements(MANY));
+    group.bench_function(BenchmarkId::new("one_by_one", MANY), |b| {
+        b.iter(|| {
+            bundles
+                .iter()
+                .map(|bundle| verifier.verify(black_box(bundle)))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function(BenchmarkId::new("verify_many", MANY), |b| {
+        b.iter(|| verifier.verify_many(black_box(&bundles)))
+    });
+    group.finish();
+}
+
 /// The parts of a bundle verification, measured alone: the genesis check that starts every
 /// verification, one certified header, and decoding the bundle's bytes.
 fn bundle_parts(c: &mut Criterion) {
@@ -142,6 +172,7 @@ criterion_group!(
     benches,
     bundle_verify,
     bundle_verify_shared,
+    bundle_verify_many,
     bundle_parts,
     signature
 );

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::bundle::{ProofBundle, StateFacts, TxFacts, printable_key, verify_bundle};
+use crate::bundle::{
+    BundleVerifier, ProofBundle, Proven, StateFacts, TxFacts, VerifyError, printable_key,
+    verify_bundle,
+};
 use crate::client::Client;
 use crate::credential::{Credential, ProvenCredential, verify_credential};
 use crate::genesis::Genesis;
@@ -120,10 +123,15 @@ enum Command {
         #[arg(long)]
         evidence: Option<PathBuf>,
     },
-    /// Verify a proof bundle or a credential offline against a genesis file.
+    /// Verify proof bundles, or a credential, offline against a genesis file.
+    ///
+    /// Several bundles are verified together, their signatures checked in batches: one line
+    /// each (or a JSON array), then how many verified.
     Verify {
-        /// The bundle (CBOR or JSON), or a credential (JSON with an "@context").
-        bundle: PathBuf,
+        /// The bundle (CBOR or JSON), or a credential (JSON with an "@context"); or several
+        /// bundles.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
         /// The genesis file.
         #[arg(long)]
         genesis: PathBuf,
@@ -594,6 +602,92 @@ fn verify_credential_file(bytes: &[u8], genesis: &Genesis, json: bool) -> anyhow
     }
 }
 
+/// `caravan verify` of several bundle files, verified together ([`BundleVerifier::verify_many`]):
+/// one line each on standard output, `VERIFIED` or `NOT VERIFIED` and the link that failed, then
+/// how many verified (or, with `json`, an array of one object per file). Succeeds when all did.
+fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Result<ExitCode> {
+    // Per file: whether it holds a bundle (kept, in order, in `bundles`), or why not.
+    let mut bundles = Vec::with_capacity(paths.len());
+    let mut parsed = Vec::with_capacity(paths.len());
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if Credential::is_credential(&bytes) {
+            anyhow::bail!(
+                "{} is a credential: verify a credential alone, one file per command",
+                path.display()
+            );
+        }
+        parsed.push(ProofBundle::parse(&bytes).map(|bundle| bundles.push(bundle)));
+    }
+    let verifier = match BundleVerifier::new(genesis) {
+        Ok(verifier) => verifier,
+        Err(e) => {
+            eprintln!("NOT VERIFIED: link '{}' failed", e.link());
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut answers = verifier.verify_many(&bundles).into_iter();
+    let results: Vec<Result<Proven, VerifyError>> = parsed
+        .into_iter()
+        .map(|parsed| {
+            parsed.and_then(|()| answers.next().expect("verify_many answers every bundle"))
+        })
+        .collect();
+    let verified = results.iter().filter(|r| r.is_ok()).count();
+    if json {
+        let report: Vec<serde_json::Value> = paths
+            .iter()
+            .zip(&results)
+            .map(|(path, result)| match result {
+                Ok(proven) => serde_json::json!({
+                    "file": path.display().to_string(),
+                    "verified": true,
+                    "proven": proven,
+                }),
+                Err(e) => serde_json::json!({
+                    "file": path.display().to_string(),
+                    "verified": false,
+                    "link": e.link(),
+                    "error": e.to_string(),
+                }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (path, result) in paths.iter().zip(&results) {
+            match result {
+                Ok(proven) => {
+                    let mut what = Vec::new();
+                    if let Some(tx) = &proven.transaction {
+                        what.push(format!("transaction {} at height {}", tx.tx_id, tx.height));
+                    }
+                    if let Some(state) = &proven.state {
+                        what.push(format!(
+                            "state {} at height {}",
+                            printable_key(&state.key),
+                            state.height
+                        ));
+                    }
+                    println!("VERIFIED      {}  {}", path.display(), what.join(", "));
+                }
+                // The error names its link.
+                Err(e) => println!("NOT VERIFIED  {}  {e}", path.display()),
+            }
+        }
+        println!(
+            "{verified} of {} verified, chain {}",
+            results.len(),
+            genesis.chain_id()
+        );
+    }
+    Ok(if verified == results.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// How to follow a node.
 struct FollowOptions {
     node: String,
@@ -1027,13 +1121,16 @@ fn run() -> anyhow::Result<ExitCode> {
             return follow_node(&options);
         }
         Command::Verify {
-            bundle,
+            bundles,
             genesis,
             json,
         } => {
             let genesis = Genesis::read(&genesis)?;
+            let [bundle] = bundles.as_slice() else {
+                return verify_files(&bundles, &genesis, json);
+            };
             let bytes =
-                std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+                std::fs::read(bundle).with_context(|| format!("reading {}", bundle.display()))?;
             if Credential::is_credential(&bytes) {
                 return verify_credential_file(&bytes, &genesis, json);
             }

@@ -186,24 +186,13 @@ impl Federation {
 
     /// The founder-signed bundle and the registered participant's bundle of one log.
     fn bundles(&self, entries: u64, placement: Placement) -> [ProofBundle; 2] {
-        // The block that holds the three transactions, as (height, its first log index).
-        let (height, first) = match placement {
-            Placement::LastEntries => {
-                let last_block_entries = (entries - 1) % ENTRIES_PER_BLOCK + 1;
-                (
-                    (entries - 1) / ENTRIES_PER_BLOCK + 1,
-                    entries - last_block_entries,
-                )
-            }
-            Placement::LongestPath => (1, 0),
-        };
         let start = match placement {
             Placement::LastEntries => entries - 3,
             Placement::LongestPath => 0,
         };
         let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
         let participant = ParticipantId::new("CN-HAINA-MACHINERY").expect("a valid id");
-        let transactions = [
+        let transactions = vec![
             self.sign_founder(UnsignedTx {
                 chain_id: self.chain_id,
                 signer: founder.clone(),
@@ -237,7 +226,109 @@ impl Federation {
             }
             .sign(&self.participant_key),
         ];
-        let receipts: Vec<Receipt> = (start..start + 3)
+        let mut proven = self.prove(entries, placement, transactions).into_iter();
+        let mut next = || proven.next().expect("three proven transactions");
+        let registration = next();
+        let founder_record = next();
+        let participant_record = next();
+        [
+            bundle(founder_record, None),
+            bundle(participant_record, Some(registration)),
+        ]
+    }
+
+    /// `count` bundles of distinct participants, each registered by the first founding agency
+    /// and each anchoring one record with its own key, all committed in the last block of a log
+    /// of `entries` entries (the registrations first): what a bank verifying the records of many
+    /// enterprises is given. Each bundle carries two signatures, its participant's and the
+    /// agency's on the registration. Every bundle returned has been verified.
+    #[allow(
+        dead_code,
+        reason = "the verify benchmark's; the sizes benchmark shares this module"
+    )]
+    pub fn many(&self, count: u64, entries: u64) -> Vec<ProofBundle> {
+        assert!(
+            2 * count <= entries.min(ENTRIES_PER_BLOCK),
+            "the transactions fit in the last block"
+        );
+        let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
+        let start = entries - 2 * count;
+        let participants: Vec<(ParticipantId, Keypair)> = (0..count)
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[..8].copy_from_slice(&i.to_le_bytes());
+                (
+                    ParticipantId::new(format!("ENTERPRISE-{i:06}")).expect("a valid id"),
+                    Keypair::from_seed(&seed),
+                )
+            })
+            .collect();
+        let registrations = (1..).zip(&participants).map(|(n, (id, key))| {
+            self.sign_founder(UnsignedTx {
+                chain_id: self.chain_id,
+                signer: founder.clone(),
+                nonce: Nonce(start + n),
+                body: Body::RegisterParticipant {
+                    id: id.clone(),
+                    name: format!("{id} Co., Ltd."),
+                    roles: vec![Role::Enterprise],
+                    public_key: key.public(),
+                },
+            })
+        });
+        let records = (0u8..).zip(&participants).map(|(n, (id, key))| {
+            UnsignedTx {
+                chain_id: self.chain_id,
+                signer: id.clone(),
+                nonce: Nonce(1),
+                body: Body::AnchorRecord {
+                    kind: "commercial_invoice".into(),
+                    document_hash: Digest([n; 32]),
+                    metadata: vec![("number".into(), format!("INV-2026-{id}"))],
+                },
+            }
+            .sign(key)
+        });
+        let transactions = registrations.chain(records).collect();
+        let mut proven = self.prove(entries, Placement::LastEntries, transactions);
+        let records = proven.split_off(participants.len());
+        let bundles: Vec<ProofBundle> = records
+            .into_iter()
+            .zip(proven)
+            .map(|(record, registration)| bundle(record, Some(registration)))
+            .collect();
+        for bundle in &bundles {
+            verify_bundle(&self.genesis, bundle).expect("the bundle verifies");
+        }
+        bundles
+    }
+
+    /// Proves `transactions`, committed one after another in one block of a log of `entries`
+    /// entries: its last ones, or its first ones (`placement`).
+    fn prove(
+        &self,
+        entries: u64,
+        placement: Placement,
+        transactions: Vec<SignedTx>,
+    ) -> Vec<ProvenTx> {
+        let count = u64::try_from(transactions.len()).expect("a few transactions");
+        // The block that holds the transactions, as (height, its first log index).
+        let (height, first) = match placement {
+            Placement::LastEntries => {
+                let last_block_entries = (entries - 1) % ENTRIES_PER_BLOCK + 1;
+                (
+                    (entries - 1) / ENTRIES_PER_BLOCK + 1,
+                    entries - last_block_entries,
+                )
+            }
+            Placement::LongestPath => (1, 0),
+        };
+        let start = match placement {
+            Placement::LastEntries => entries - count,
+            Placement::LongestPath => 0,
+        };
+        assert!(start >= first, "the transactions fit in one block");
+        let receipts: Vec<Receipt> = (start..start + count)
             .map(|log_index| Receipt {
                 height: Height(height),
                 index: u32::try_from(log_index - first).expect("a block position"),
@@ -277,7 +368,7 @@ impl Federation {
             proposer: self.validators.validators[0].public_key,
         };
         let certificate = self.certify(&header);
-        let mut proven = transactions
+        transactions
             .into_iter()
             .zip(receipts)
             .map(|(transaction, receipt)| ProvenTx {
@@ -287,27 +378,8 @@ impl Federation {
                 receipt,
                 header: header.clone(),
                 certificate: certificate.clone(),
-            });
-        let mut next = || proven.next().expect("three proven transactions");
-        let registration = next();
-        let founder_record = next();
-        let participant_record = next();
-        [
-            ProofBundle {
-                version: BUNDLE_VERSION,
-                item: Some(founder_record),
-                signer_registration: None,
-                state: None,
-                validator_changes: Vec::new(),
-            },
-            ProofBundle {
-                version: BUNDLE_VERSION,
-                item: Some(participant_record),
-                signer_registration: Some(registration),
-                state: None,
-                validator_changes: Vec::new(),
-            },
-        ]
+            })
+            .collect()
     }
 
     /// Signs with the admin key of the first founding agency.
@@ -337,6 +409,17 @@ impl Federation {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A transaction bundle of `item`, with its signer's registration when it has one.
+fn bundle(item: ProvenTx, signer_registration: Option<ProvenTx>) -> ProofBundle {
+    ProofBundle {
+        version: BUNDLE_VERSION,
+        item: Some(item),
+        signer_registration,
+        state: None,
+        validator_changes: Vec::new(),
     }
 }
 

@@ -131,6 +131,58 @@ fn caravan_verify_cli_offline() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("link 'signature' failed"), "{stderr}");
 
+    // Several bundles are verified together, each answered as alone.
+    let verify_all = |paths: &[&std::path::Path], json: bool| {
+        let mut command = Command::new(caravan);
+        command.arg("verify").args(paths);
+        command.arg("--genesis").arg(&net.fed.genesis_path);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("verify")
+    };
+    let out = verify_all(&[&bundle_path, &bundle_path], false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("VERIFIED").count(), 2, "{stdout}");
+    assert!(stdout.contains("2 of 2 verified"), "{stdout}");
+    let garbage = dir.path().join("garbage.cbor");
+    std::fs::write(&garbage, b"not a bundle").expect("write");
+    let out = verify_all(&[&bundle_path, &tampered, &garbage, &bundle_path], false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(
+        lines[0].starts_with("VERIFIED") && lines[0].contains(&tx.id().to_string()),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("NOT VERIFIED") && lines[1].contains("link 'signature' failed"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("NOT VERIFIED") && lines[2].contains("link 'encoding' failed"),
+        "{stdout}"
+    );
+    assert!(lines[3].starts_with("VERIFIED"), "{stdout}");
+    assert!(lines[4].starts_with("2 of 4 verified"), "{stdout}");
+    let out = verify_all(&[&tampered, &bundle_path], true);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report[0]["verified"], false, "{report}");
+    assert_eq!(report[0]["link"], "signature", "{report}");
+    assert_eq!(report[1]["verified"], true, "{report}");
+    assert_eq!(
+        report[1]["proven"]["transaction"]["tx_id"],
+        tx.id().to_string(),
+        "{report}"
+    );
+
     // The stored log was not changed by any of this: the node still proves the original.
     let again = crate::support::agency_client(&net, 0)
         .proof(&tx.id())
