@@ -125,11 +125,11 @@ enum Command {
     },
     /// Verify proof bundles, or a credential, offline against a genesis file.
     ///
-    /// Several bundles are verified together, their signatures checked in batches: one line
-    /// each (or a JSON array), then how many verified.
+    /// Several files are verified together, the bundles' signatures checked in batches, 4,096
+    /// files at a time: one line each (or a JSON array), then how many verified.
     Verify {
-        /// The bundle (CBOR or JSON), or a credential (JSON with an "@context"); or several
-        /// bundles.
+        /// The bundle (CBOR or JSON), or a credential (JSON with an "@context"); or several of
+        /// either.
         #[arg(required = true)]
         bundles: Vec<PathBuf>,
         /// The genesis file.
@@ -602,23 +602,16 @@ fn verify_credential_file(bytes: &[u8], genesis: &Genesis, json: bool) -> anyhow
     }
 }
 
-/// `caravan verify` of several bundle files, verified together ([`BundleVerifier::verify_many`]):
-/// one line each on standard output, `VERIFIED` or `NOT VERIFIED` and the link that failed, then
-/// how many verified (or, with `json`, an array of one object per file). Succeeds when all did.
+/// Files `caravan verify` reads and verifies at a time when given several: the memory held is
+/// bounded, and each group's lines are printed as soon as it is verified.
+const FILES_AT_ONCE: usize = 4096;
+
+/// `caravan verify` of several files: bundles, verified together
+/// ([`BundleVerifier::verify_many`]), and credentials, verified one by one, read [`FILES_AT_ONCE`]
+/// at a time. Prints one line per file on standard output, `VERIFIED` or `NOT VERIFIED` and the
+/// error (which names its link), then how many verified; or, with `json`, an array of one object
+/// per file. Succeeds when all verified.
 fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Result<ExitCode> {
-    // Per file: whether it holds a bundle (kept, in order, in `bundles`), or why not.
-    let mut bundles = Vec::with_capacity(paths.len());
-    let mut parsed = Vec::with_capacity(paths.len());
-    for path in paths {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if Credential::is_credential(&bytes) {
-            anyhow::bail!(
-                "{} is a credential: verify a credential alone, one file per command",
-                path.display()
-            );
-        }
-        parsed.push(ProofBundle::parse(&bytes).map(|bundle| bundles.push(bundle)));
-    }
     let verifier = match BundleVerifier::new(genesis) {
         Ok(verifier) => verifier,
         Err(e) => {
@@ -627,37 +620,74 @@ fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Res
             return Ok(ExitCode::from(1));
         }
     };
-    let mut answers = verifier.verify_many(&bundles).into_iter();
-    let results: Vec<Result<Proven, VerifyError>> = parsed
-        .into_iter()
-        .map(|parsed| {
-            parsed.and_then(|()| answers.next().expect("verify_many answers every bundle"))
-        })
-        .collect();
-    let verified = results.iter().filter(|r| r.is_ok()).count();
-    if json {
-        let report: Vec<serde_json::Value> = paths
-            .iter()
-            .zip(&results)
-            .map(|(path, result)| match result {
-                Ok(proven) => serde_json::json!({
-                    "file": path.display().to_string(),
-                    "verified": true,
-                    "proven": proven,
-                }),
-                Err(e) => serde_json::json!({
-                    "file": path.display().to_string(),
-                    "verified": false,
-                    "link": e.link(),
-                    "error": e.to_string(),
-                }),
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let all = verify_files_to(
+        &mut std::io::stdout().lock(),
+        &verifier,
+        paths,
+        json,
+        FILES_AT_ONCE,
+    )?;
+    Ok(if all {
+        ExitCode::SUCCESS
     } else {
-        for (path, result) in paths.iter().zip(&results) {
-            match result {
-                Ok(proven) => {
+        ExitCode::from(1)
+    })
+}
+
+/// What one file of several proved, or why not.
+enum FileVerdict {
+    Bundle(Result<Proven, VerifyError>),
+    Credential(Result<ProvenCredential, crate::credential::CredentialError>),
+}
+
+/// [`verify_files`], writing to `out` and reading `at_once` files at a time; whether all
+/// verified.
+fn verify_files_to(
+    out: &mut impl std::io::Write,
+    verifier: &BundleVerifier<'_>,
+    paths: &[PathBuf],
+    json: bool,
+    at_once: usize,
+) -> anyhow::Result<bool> {
+    let mut verified = 0;
+    if json {
+        write!(out, "[")?;
+    }
+    for (group, group_paths) in paths.chunks(at_once.max(1)).enumerate() {
+        // Per file: its verdict now (a credential, or not a bundle), or its bundle's turn.
+        let mut bundles = Vec::new();
+        let mut verdicts = Vec::with_capacity(group_paths.len());
+        for path in group_paths {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            verdicts.push(if Credential::is_credential(&bytes) {
+                Some(FileVerdict::Credential(Credential::parse(&bytes).and_then(
+                    |credential| {
+                        crate::credential::verify_credential_traced(
+                            verifier,
+                            &credential,
+                            &mut Vec::new(),
+                        )
+                    },
+                )))
+            } else {
+                match ProofBundle::parse(&bytes) {
+                    Ok(bundle) => {
+                        bundles.push(bundle);
+                        None
+                    }
+                    Err(e) => Some(FileVerdict::Bundle(Err(e))),
+                }
+            });
+        }
+        let mut answers = verifier.verify_many(&bundles).into_iter();
+        for (i, (path, verdict)) in group_paths.iter().zip(verdicts).enumerate() {
+            let verdict = verdict.unwrap_or_else(|| {
+                FileVerdict::Bundle(answers.next().expect("verify_many answers every bundle"))
+            });
+            let file = path.display().to_string();
+            let (ok, line, value) = match verdict {
+                FileVerdict::Bundle(Ok(proven)) => {
                     let mut what = Vec::new();
                     if let Some(tx) = &proven.transaction {
                         what.push(format!("transaction {} at height {}", tx.tx_id, tx.height));
@@ -669,23 +699,56 @@ fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Res
                             state.height
                         ));
                     }
-                    println!("VERIFIED      {}  {}", path.display(), what.join(", "));
+                    let value =
+                        serde_json::json!({"file": file, "verified": true, "proven": proven});
+                    (true, what.join(", "), value)
                 }
-                // The error names its link.
-                Err(e) => println!("NOT VERIFIED  {}  {e}", path.display()),
+                FileVerdict::Credential(Ok(proven)) => {
+                    let line = format!(
+                        "credential {}, SCO code {}, issuer {}",
+                        proven.credential_id, proven.sco_code, proven.issuer
+                    );
+                    let value =
+                        serde_json::json!({"file": file, "verified": true, "credential": proven});
+                    (true, line, value)
+                }
+                // The errors name their links.
+                FileVerdict::Bundle(Err(e)) => (
+                    false,
+                    e.to_string(),
+                    serde_json::json!({"file": file, "verified": false, "link": e.link(), "error": e.to_string()}),
+                ),
+                FileVerdict::Credential(Err(e)) => (
+                    false,
+                    e.to_string(),
+                    serde_json::json!({"file": file, "verified": false, "link": e.link(), "error": e.to_string()}),
+                ),
+            };
+            if ok {
+                verified += 1;
+            }
+            if json {
+                let comma = if group == 0 && i == 0 { "" } else { "," };
+                write!(out, "{comma}\n{}", serde_json::to_string_pretty(&value)?)?;
+            } else if ok {
+                writeln!(out, "VERIFIED      {file}  {line}")?;
+            } else {
+                writeln!(out, "NOT VERIFIED  {file}  {line}")?;
             }
         }
-        println!(
-            "{verified} of {} verified, chain {}",
-            results.len(),
-            genesis.chain_id()
-        );
+        out.flush()?;
     }
-    Ok(if verified == results.len() {
-        ExitCode::SUCCESS
+    if json {
+        writeln!(out, "\n]")?;
     } else {
-        ExitCode::from(1)
-    })
+        writeln!(
+            out,
+            "{verified} of {} verified, chain {}",
+            paths.len(),
+            verifier.chain_id()
+        )?;
+    }
+    Ok(verified == paths.len())
 }
 
 /// How to follow a node.
@@ -1170,5 +1233,85 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::tests::sample_bundle;
+
+    #[test]
+    fn several_files_are_verified_in_groups_each_answered_in_its_place() {
+        let (genesis, bundle, _) = sample_bundle();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        };
+        let good = write("good.cbor", &bundle.to_bytes());
+        let good_json = write(
+            "good.json",
+            &serde_json::to_vec(&bundle).expect("a bundle as JSON"),
+        );
+        let mut damaged = bundle.clone();
+        damaged
+            .item
+            .as_mut()
+            .expect("a transaction bundle")
+            .transaction
+            .signature
+            .0[7] ^= 1;
+        let tampered = write("tampered.cbor", &damaged.to_bytes());
+        let garbage = write("garbage.cbor", b"not a bundle");
+        let paths = [
+            good.clone(),
+            tampered,
+            good_json.clone(),
+            garbage,
+            good.clone(),
+        ];
+        let expected = [true, false, true, false, true];
+        let verifier = BundleVerifier::new(&genesis).expect("genesis");
+        // One group per file, groups of two (a bundle alone in the last), one group.
+        for at_once in [1, 2, 5, 100] {
+            let mut out = Vec::new();
+            let all = verify_files_to(&mut out, &verifier, &paths, false, at_once).expect("runs");
+            assert!(!all, "groups of {at_once}");
+            let text = String::from_utf8(out).expect("utf-8");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), paths.len() + 1, "{text}");
+            for ((line, ok), path) in lines.iter().zip(expected).zip(&paths) {
+                let verdict = if ok { "VERIFIED " } else { "NOT VERIFIED " };
+                assert!(line.starts_with(verdict), "groups of {at_once}: {text}");
+                assert!(line.contains(&path.display().to_string()), "{text}");
+            }
+            assert!(lines[1].contains("link 'signature' failed"), "{text}");
+            assert!(lines[3].contains("link 'encoding' failed"), "{text}");
+            assert_eq!(
+                lines[5],
+                format!("3 of 5 verified, chain {}", genesis.chain_id())
+            );
+
+            let mut out = Vec::new();
+            verify_files_to(&mut out, &verifier, &paths, true, at_once).expect("runs");
+            let report: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            let report = report.as_array().expect("an array");
+            let verdicts: Vec<bool> = report
+                .iter()
+                .map(|file| file["verified"].as_bool().expect("verified"))
+                .collect();
+            assert_eq!(verdicts, expected, "groups of {at_once}");
+            assert_eq!(report[1]["link"], "signature");
+            assert_eq!(report[3]["link"], "encoding");
+        }
+        let all = verify_files_to(&mut Vec::new(), &verifier, &[good, good_json], true, 1);
+        assert!(all.expect("runs"));
+        // A file that cannot be read stops the command, naming it.
+        let missing = dir.path().join("missing.cbor");
+        let error = verify_files_to(&mut Vec::new(), &verifier, &[missing], false, 2)
+            .expect_err("a missing file");
+        assert!(format!("{error:#}").contains("missing.cbor"), "{error:#}");
     }
 }

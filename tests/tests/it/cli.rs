@@ -730,6 +730,31 @@ fn caravan_credential_export_and_verify_offline() {
         "{stderr}"
     );
 
+    // Credentials and bundles given together: one line each, in order.
+    let out = Command::new(caravan)
+        .arg("verify")
+        .args([&credential, &bundle, &tampered])
+        .args(["--genesis", genesis])
+        .output()
+        .expect("verify");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with("VERIFIED") && lines[0].contains(&format!("SCO code {code}")),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("VERIFIED") && lines[1].contains(&attest.id().to_string()),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("NOT VERIFIED") && lines[2].contains("link 'credential' failed"),
+        "{stdout}"
+    );
+    assert!(lines[3].starts_with("2 of 3 verified"), "{stdout}");
+
     // A copy whose proof value was changed is refused at a link of the bundle.
     let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
     let proof_value = json["proof"]["proofValue"].as_str().expect("proof value");
