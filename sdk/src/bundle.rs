@@ -1791,6 +1791,12 @@ pub(crate) mod tests {
                 item.transaction.signature.0[5] ^= 1;
                 item.receipt.log_index += 1;
             }),
+            // The same in the registration: its signature is the link named within it.
+            damage(&|b| {
+                let registration = b.signer_registration.as_mut().expect("registration");
+                registration.transaction.signature.0[11] ^= 1;
+                registration.receipt.log_index += 1;
+            }),
             // A later link broken with good signatures, and a bundle refused before them.
             damage(&|b| b.item.as_mut().expect("item").receipt.log_index += 1),
             damage(&|b| b.version += 1),
@@ -1833,6 +1839,7 @@ pub(crate) mod tests {
                 link::SIGNER_REGISTRATION,
                 link::SIGNER_REGISTRATION,
                 link::SIGNATURE,
+                link::SIGNER_REGISTRATION,
                 link::RECEIPT,
                 link::ENCODING,
                 link::SIGNATURE,

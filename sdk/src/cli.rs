@@ -610,7 +610,7 @@ const FILES_AT_ONCE: usize = 4096;
 /// ([`BundleVerifier::verify_many`]), and credentials, verified one by one, read [`FILES_AT_ONCE`]
 /// at a time. Prints one line per file on standard output, `VERIFIED` or `NOT VERIFIED` and the
 /// error (which names its link), then how many verified; or, with `json`, an array of one object
-/// per file. Succeeds when all verified.
+/// per file. A file that cannot be read is one that did not verify. Succeeds when all verified.
 fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Result<ExitCode> {
     let verifier = match BundleVerifier::new(genesis) {
         Ok(verifier) => verifier,
@@ -626,6 +626,7 @@ fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Res
         paths,
         json,
         FILES_AT_ONCE,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     )?;
     Ok(if all {
         ExitCode::SUCCESS
@@ -634,15 +635,15 @@ fn verify_files(paths: &[PathBuf], genesis: &Genesis, json: bool) -> anyhow::Res
     })
 }
 
-/// [`BundleVerifier::verify_many`] of `bundles`, split over the machine's cores.
-fn verify_on_all_cores(
+/// [`BundleVerifier::verify_many`] of `bundles`, split over `cores` threads.
+fn verify_on_cores(
     verifier: &BundleVerifier<'_>,
     bundles: &[ProofBundle],
+    cores: usize,
 ) -> Vec<Result<Proven, VerifyError>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Fewer than this many bundles per core are not worth a thread.
     const AT_LEAST: usize = 64;
-    let per_core = bundles.len().div_ceil(cores).max(AT_LEAST);
+    let per_core = bundles.len().div_ceil(cores.max(1)).max(AT_LEAST);
     if bundles.len() <= per_core {
         return verifier.verify_many(bundles);
     }
@@ -662,16 +663,18 @@ fn verify_on_all_cores(
 enum FileVerdict {
     Bundle(Result<Proven, VerifyError>),
     Credential(Result<ProvenCredential, crate::credential::CredentialError>),
+    Unreadable(std::io::Error),
 }
 
-/// [`verify_files`], writing to `out` and reading `at_once` files at a time; whether all
-/// verified.
+/// [`verify_files`], writing to `out`, reading `at_once` files at a time and verifying their
+/// bundles on `cores` threads; whether all verified.
 fn verify_files_to(
     out: &mut impl std::io::Write,
     verifier: &BundleVerifier<'_>,
     paths: &[PathBuf],
     json: bool,
     at_once: usize,
+    cores: usize,
 ) -> anyhow::Result<bool> {
     let mut verified = 0;
     if json {
@@ -682,8 +685,13 @@ fn verify_files_to(
         let mut bundles = Vec::new();
         let mut verdicts = Vec::with_capacity(group_paths.len());
         for path in group_paths {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = match std::fs::read(path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    verdicts.push(Some(FileVerdict::Unreadable(e)));
+                    continue;
+                }
+            };
             verdicts.push(if Credential::is_credential(&bytes) {
                 Some(FileVerdict::Credential(Credential::parse(&bytes).and_then(
                     |credential| {
@@ -704,7 +712,7 @@ fn verify_files_to(
                 }
             });
         }
-        let mut answers = verify_on_all_cores(verifier, &bundles).into_iter();
+        let mut answers = verify_on_cores(verifier, &bundles, cores).into_iter();
         for (i, (path, verdict)) in group_paths.iter().zip(verdicts).enumerate() {
             let verdict = verdict.unwrap_or_else(|| {
                 FileVerdict::Bundle(answers.next().expect("verify_many answers every bundle"))
@@ -747,6 +755,11 @@ fn verify_files_to(
                     e.to_string(),
                     serde_json::json!({"file": file, "verified": false, "link": e.link(), "error": e.to_string()}),
                 ),
+                FileVerdict::Unreadable(e) => {
+                    let error = format!("cannot be read: {e}");
+                    let value = serde_json::json!({"file": file, "verified": false, "link": null, "error": error});
+                    (false, error, value)
+                }
             };
             if ok {
                 verified += 1;
@@ -1301,7 +1314,8 @@ mod tests {
         // One group per file, groups of two (a bundle alone in the last), one group.
         for at_once in [1, 2, 5, 100] {
             let mut out = Vec::new();
-            let all = verify_files_to(&mut out, &verifier, &paths, false, at_once).expect("runs");
+            let all =
+                verify_files_to(&mut out, &verifier, &paths, false, at_once, 1).expect("runs");
             assert!(!all, "groups of {at_once}");
             let text = String::from_utf8(out).expect("utf-8");
             let lines: Vec<&str> = text.lines().collect();
@@ -1319,7 +1333,7 @@ mod tests {
             );
 
             let mut out = Vec::new();
-            verify_files_to(&mut out, &verifier, &paths, true, at_once).expect("runs");
+            verify_files_to(&mut out, &verifier, &paths, true, at_once, 1).expect("runs");
             let report: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
             let report = report.as_array().expect("an array");
             let verdicts: Vec<bool> = report
@@ -1334,28 +1348,55 @@ mod tests {
         // without a period, so that every answer's place matters.
         let order: Vec<usize> = (0..1_000usize).map(|i| (i * i / 3 + i / 7) % 5).collect();
         let many: Vec<PathBuf> = order.iter().map(|&i| paths[i].clone()).collect();
-        let mut out = Vec::new();
-        verify_files_to(&mut out, &verifier, &many, false, FILES_AT_ONCE).expect("runs");
-        let text = String::from_utf8(out).expect("utf-8");
-        let verdicts: Vec<bool> = text
-            .lines()
-            .take(many.len())
-            .map(|line| line.starts_with("VERIFIED "))
-            .collect();
-        let wanted: Vec<bool> = order.iter().map(|&i| expected[i]).collect();
-        assert_eq!(verdicts, wanted);
-        let good_ones = wanted.iter().filter(|ok| **ok).count();
-        let summary = format!(
-            "{good_ones} of 1000 verified, chain {}\n",
-            genesis.chain_id()
+        for cores in [2, 3] {
+            let mut out = Vec::new();
+            verify_files_to(&mut out, &verifier, &many, false, FILES_AT_ONCE, cores).expect("runs");
+            let text = String::from_utf8(out).expect("utf-8");
+            let verdicts: Vec<bool> = text
+                .lines()
+                .take(many.len())
+                .map(|line| line.starts_with("VERIFIED "))
+                .collect();
+            let wanted: Vec<bool> = order.iter().map(|&i| expected[i]).collect();
+            assert_eq!(verdicts, wanted);
+            let good_ones = wanted.iter().filter(|ok| **ok).count();
+            let summary = format!(
+                "{good_ones} of 1000 verified, chain {}\n",
+                genesis.chain_id()
+            );
+            assert!(text.ends_with(&summary), "{text}");
+        }
+        let all = verify_files_to(
+            &mut Vec::new(),
+            &verifier,
+            &[good.clone(), good_json],
+            true,
+            1,
+            1,
         );
-        assert!(text.ends_with(&summary), "{text}");
-        let all = verify_files_to(&mut Vec::new(), &verifier, &[good, good_json], true, 1);
         assert!(all.expect("runs"));
-        // A file that cannot be read stops the command, naming it.
+        // A file that cannot be read is one that did not verify; the others are still answered,
+        // and the JSON report stays whole.
         let missing = dir.path().join("missing.cbor");
-        let error = verify_files_to(&mut Vec::new(), &verifier, &[missing], false, 2)
-            .expect_err("a missing file");
-        assert!(format!("{error:#}").contains("missing.cbor"), "{error:#}");
+        let files = [missing.clone(), good];
+        let mut out = Vec::new();
+        let all = verify_files_to(&mut out, &verifier, &files, false, 1, 1).expect("runs");
+        assert!(!all);
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("NOT VERIFIED")
+                && lines[0].contains("missing.cbor")
+                && lines[0].contains("cannot be read"),
+            "{text}"
+        );
+        assert!(lines[1].starts_with("VERIFIED "), "{text}");
+        assert!(lines[2].starts_with("1 of 2 verified"), "{text}");
+        let mut out = Vec::new();
+        verify_files_to(&mut out, &verifier, &files, true, 1, 1).expect("runs");
+        let report: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(report[0]["verified"], false);
+        assert!(report[0]["link"].is_null());
+        assert_eq!(report[1]["verified"], true);
     }
 }

@@ -276,14 +276,16 @@ impl Federation {
                 },
             })
         });
-        let records = (0u8..).zip(&participants).map(|(n, (id, key))| {
+        let records = (0u64..).zip(&participants).map(|(n, (id, key))| {
+            let mut document_hash = [0xc1; 32];
+            document_hash[..8].copy_from_slice(&n.to_le_bytes());
             UnsignedTx {
                 chain_id: self.chain_id,
                 signer: id.clone(),
                 nonce: Nonce(1),
                 body: Body::AnchorRecord {
                     kind: "commercial_invoice".into(),
-                    document_hash: Digest([n; 32]),
+                    document_hash: Digest(document_hash),
                     metadata: vec![("number".into(), format!("INV-2026-{id}"))],
                 },
             }
