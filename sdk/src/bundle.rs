@@ -415,9 +415,9 @@ impl VerifyError {
     }
 }
 
-/// Checks a certificate over a header under a validator set.
-type Certify<'a> =
-    dyn Fn(&Header, &CommitCertificate, &ValidatorSet) -> Result<Vec<AgencyId>, VerifyError> + 'a;
+/// Checks a certificate over a header under a validator set, given with its hash.
+type Certify<'a> = dyn Fn(&Header, &CommitCertificate, &ValidatorSet, &Digest) -> Result<Vec<AgencyId>, VerifyError>
+    + 'a;
 
 /// The validator sets in force at each height, from the genesis's founding set through a chain
 /// of certified changes ([`SetChange`]), each checked against the set in force before it. This
@@ -429,16 +429,19 @@ type Certify<'a> =
 #[derive(Clone, Debug)]
 pub struct ValidatorHistory {
     chain_id: ChainId,
-    /// The first height each set certifies, and the set; heights strictly increasing.
-    sets: Vec<(Height, ValidatorSet)>,
+    /// The first height each set certifies, the set, and its hash (headers name sets by it);
+    /// heights strictly increasing.
+    sets: Vec<(Height, ValidatorSet, Digest)>,
 }
 
 impl ValidatorHistory {
     /// The founding set, which certifies the blocks from height 1 on until the first change.
     pub fn from_genesis(genesis: &Genesis, chain_id: ChainId) -> Self {
+        let set = genesis.content.validator_set();
+        let hash = set.hash();
         ValidatorHistory {
             chain_id,
-            sets: vec![(Height(1), genesis.content.validator_set())],
+            sets: vec![(Height(1), set, hash)],
         }
     }
 
@@ -449,24 +452,34 @@ impl ValidatorHistory {
 
     /// The latest set known, and the first height it certifies.
     pub fn latest(&self) -> (Height, &ValidatorSet) {
-        let (h, set) = self
+        let (h, set, _) = self.latest_hashed();
+        (h, set)
+    }
+
+    /// [`ValidatorHistory::latest`], with the set's hash.
+    fn latest_hashed(&self) -> (Height, &ValidatorSet, Digest) {
+        let (h, set, hash) = self
             .sets
             .last()
             .expect("a history starts with the founding set");
-        (*h, set)
+        (*h, set, *hash)
     }
 
     /// The set that certifies `height`, and the first height of the set after it, if known.
     pub fn at(&self, height: Height) -> (&ValidatorSet, Option<Height>) {
-        let i = self
-            .sets
-            .partition_point(|(first, _)| *first <= height)
-            .max(1)
-            - 1;
+        let i = self.index_at(height);
         (
             &self.sets[i].1,
-            self.sets.get(i + 1).map(|(first, _)| *first),
+            self.sets.get(i + 1).map(|(first, _, _)| *first),
         )
+    }
+
+    /// The index in `sets` of the set that certifies `height`.
+    fn index_at(&self, height: Height) -> usize {
+        self.sets
+            .partition_point(|(first, _, _)| *first <= height)
+            .max(1)
+            - 1
     }
 
     /// Follows `changes`, in height order, checking each certificate with `certify` (which a
@@ -479,7 +492,7 @@ impl ValidatorHistory {
         for change in changes {
             let height = change.header.height;
             let fail = |reason: String| VerifyError::SetChange { height, reason };
-            let (first, current) = self.latest();
+            let (first, current, current_hash) = self.latest_hashed();
             if height < first {
                 return Err(fail(format!(
                     "changes must be in height order; the set in force since height {first} cannot be changed at height {height}"
@@ -491,11 +504,10 @@ impl ValidatorHistory {
                     change.header.chain_id, self.chain_id
                 )));
             }
-            if change.header.validators_hash != current.hash() {
+            if change.header.validators_hash != current_hash {
                 return Err(fail(format!(
                     "header names validator set {}, the set in force is {}: a change before it is missing",
-                    change.header.validators_hash,
-                    current.hash()
+                    change.header.validators_hash, current_hash
                 )));
             }
             if change.header.next_validators_hash != change.validators.hash() {
@@ -505,13 +517,15 @@ impl ValidatorHistory {
                     change.validators.hash()
                 )));
             }
-            if change.validators.hash() == current.hash() {
+            let next_hash = change.validators.hash();
+            if next_hash == current_hash {
                 return Err(fail("the change does not change the set".into()));
             }
             change.validators.check().map_err(fail)?;
-            certify(&change.header, &change.certificate, current)
+            certify(&change.header, &change.certificate, current, &current_hash)
                 .map_err(|e| fail(format!("the outgoing set's certificate fails: {e}")))?;
-            self.sets.push((height.next(), change.validators.clone()));
+            self.sets
+                .push((height.next(), change.validators.clone(), next_hash));
         }
         Ok(())
     }
@@ -519,7 +533,7 @@ impl ValidatorHistory {
     /// Follows `changes`, in height order, each certified by the set in force before it.
     pub fn follow(&mut self, changes: &[SetChange]) -> Result<(), VerifyError> {
         let chain_id = self.chain_id;
-        self.follow_with(changes, &|header, certificate, set| {
+        self.follow_with(changes, &|header, certificate, set, _| {
             Ok(certificate.verify(&chain_id, header.height, &header.id(), set)?)
         })
     }
@@ -528,6 +542,11 @@ impl ValidatorHistory {
     /// height, and as next set the one a known change introduces (or the same set). Returns the
     /// set that must certify it.
     pub fn expected_set(&self, header: &Header) -> Result<&ValidatorSet, VerifyError> {
+        Ok(self.expected_set_hashed(header)?.0)
+    }
+
+    /// [`ValidatorHistory::expected_set`], with the set's hash.
+    fn expected_set_hashed(&self, header: &Header) -> Result<(&ValidatorSet, Digest), VerifyError> {
         if header.chain_id != self.chain_id {
             return Err(VerifyError::WrongChain {
                 what: "header",
@@ -535,19 +554,20 @@ impl ValidatorHistory {
                 found: header.chain_id,
             });
         }
-        let (set, next_first) = self.at(header.height);
-        if header.validators_hash != set.hash() {
+        let i = self.index_at(header.height);
+        let (_, set, hash) = &self.sets[i];
+        if header.validators_hash != *hash {
             return Err(VerifyError::Header(format!(
                 "header at height {} names validator set {}, the set in force at that height after {} certified change(s) is {}: the chain of validator-set changes skips a change, or the header is forged",
                 header.height,
                 header.validators_hash,
                 self.changes(),
-                set.hash()
+                hash
             )));
         }
-        let expected_next = match next_first {
-            Some(first) if first == header.height.next() => self.at(first).0.hash(),
-            _ => set.hash(),
+        let expected_next = match self.sets.get(i + 1) {
+            Some((first, _, next)) if *first == header.height.next() => *next,
+            _ => *hash,
         };
         if header.next_validators_hash != expected_next {
             return Err(VerifyError::Header(format!(
@@ -561,7 +581,7 @@ impl ValidatorHistory {
                 header.proposer, header.height
             )));
         }
-        Ok(set)
+        Ok((set, *hash))
     }
 }
 
@@ -667,9 +687,9 @@ fn verify_proven(
     .leaf_hash();
     proven.inclusion.verify(&leaf, &proven.header.log_root)?;
     pass(link::INCLUSION_PROOF);
-    let set = history.expected_set(&proven.header)?;
+    let (set, set_hash) = history.expected_set_hashed(&proven.header)?;
     pass(link::HEADER);
-    let certified_by = verifier.certified(&proven.header, &proven.certificate, set)?;
+    let certified_by = verifier.certified(&proven.header, &proven.certificate, set, &set_hash)?;
     pass(link::CERTIFICATE);
     Ok(certified_by)
 }
@@ -687,6 +707,8 @@ pub fn verify_bundle(genesis: &Genesis, bundle: &ProofBundle) -> Result<Proven, 
 pub struct BundleVerifier<'g> {
     genesis: &'g Genesis,
     chain_id: ChainId,
+    /// The genesis's history, which each bundle's validator-set changes extend.
+    founding: ValidatorHistory,
     headers: std::sync::Mutex<std::collections::HashMap<[u8; 32], Vec<AgencyId>>>,
 }
 
@@ -700,21 +722,23 @@ impl<'g> BundleVerifier<'g> {
         Ok(BundleVerifier {
             genesis,
             chain_id,
+            founding: ValidatorHistory::from_genesis(genesis, chain_id),
             headers: Default::default(),
         })
     }
 
-    /// Checks `certificate` over `header` under `set` (which the caller has matched with the
-    /// header's `validators_hash`), remembering the answer.
+    /// Checks `certificate` over `header` under `set`, whose hash is `set_hash` (the caller has
+    /// matched it with the header's `validators_hash`), remembering the answer.
     fn certified(
         &self,
         header: &Header,
         certificate: &CommitCertificate,
         set: &ValidatorSet,
+        set_hash: &Digest,
     ) -> Result<Vec<AgencyId>, VerifyError> {
         let mut hasher = blake3::Hasher::new();
         hasher.update(header.id().0.as_bytes());
-        hasher.update(set.hash().as_bytes());
+        hasher.update(set_hash.as_bytes());
         hasher.update(&codec::encode(certificate));
         let key: [u8; 32] = hasher.finalize().into();
         if let Ok(known) = self.headers.lock()
@@ -815,10 +839,13 @@ impl<'g> BundleVerifier<'g> {
             return Err(VerifyError::Empty);
         }
         passed.push(Link::new(Part::Bundle, link::ENCODING));
-        let mut history = ValidatorHistory::from_genesis(self.genesis, self.chain_id);
-        history.follow_with(&bundle.validator_changes, &|header, certificate, set| {
-            self.certified(header, certificate, set)
-        })?;
+        let mut history = self.founding.clone();
+        history.follow_with(
+            &bundle.validator_changes,
+            &|header, certificate, set, set_hash| {
+                self.certified(header, certificate, set, set_hash)
+            },
+        )?;
         if !bundle.validator_changes.is_empty() {
             passed.push(Link::new(Part::Bundle, link::VALIDATOR_SET_CHANGE));
         }
@@ -864,9 +891,9 @@ impl<'g> BundleVerifier<'g> {
         history: &ValidatorHistory,
         pass: &mut Pass<'_>,
     ) -> Result<StateFacts, VerifyError> {
-        let set = history.expected_set(&state.header)?;
+        let (set, set_hash) = history.expected_set_hashed(&state.header)?;
         pass(link::HEADER);
-        let certified_by = self.certified(&state.header, &state.certificate, set)?;
+        let certified_by = self.certified(&state.header, &state.certificate, set, &set_hash)?;
         pass(link::CERTIFICATE);
         state
             .proof
