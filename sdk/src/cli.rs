@@ -677,10 +677,11 @@ fn verify_files_to(
     cores: usize,
 ) -> anyhow::Result<bool> {
     let mut verified = 0;
+    let mut answered = 0;
     if json {
         write!(out, "[")?;
     }
-    for (group, group_paths) in paths.chunks(at_once.max(1)).enumerate() {
+    for group_paths in paths.chunks(at_once.max(1)) {
         // Per file: its verdict now (a credential, or not a bundle), or its bundle's turn.
         let mut bundles = Vec::new();
         let mut verdicts = Vec::with_capacity(group_paths.len());
@@ -713,12 +714,14 @@ fn verify_files_to(
             });
         }
         let mut answers = verify_on_cores(verifier, &bundles, cores).into_iter();
-        for (i, (path, verdict)) in group_paths.iter().zip(verdicts).enumerate() {
+        for (path, verdict) in group_paths.iter().zip(verdicts) {
             let verdict = verdict.unwrap_or_else(|| {
                 FileVerdict::Bundle(answers.next().expect("verify_many answers every bundle"))
             });
             let file = path.display().to_string();
-            let (ok, line, value) = match verdict {
+            // What was proven (its line, and its JSON member), or the failed link and why (the
+            // errors' messages name their links).
+            let outcome = match verdict {
                 FileVerdict::Bundle(Ok(proven)) => {
                     let mut what = Vec::new();
                     if let Some(tx) = &proven.transaction {
@@ -731,47 +734,39 @@ fn verify_files_to(
                             state.height
                         ));
                     }
-                    let value =
-                        serde_json::json!({"file": file, "verified": true, "proven": proven});
-                    (true, what.join(", "), value)
+                    Ok((what.join(", "), "proven", serde_json::to_value(&proven)?))
                 }
-                FileVerdict::Credential(Ok(proven)) => {
-                    let line = format!(
+                FileVerdict::Credential(Ok(proven)) => Ok((
+                    format!(
                         "credential {}, SCO code {}, issuer {}",
                         proven.credential_id, proven.sco_code, proven.issuer
-                    );
-                    let value =
-                        serde_json::json!({"file": file, "verified": true, "credential": proven});
-                    (true, line, value)
-                }
-                // The errors name their links.
-                FileVerdict::Bundle(Err(e)) => (
-                    false,
-                    e.to_string(),
-                    serde_json::json!({"file": file, "verified": false, "link": e.link(), "error": e.to_string()}),
-                ),
-                FileVerdict::Credential(Err(e)) => (
-                    false,
-                    e.to_string(),
-                    serde_json::json!({"file": file, "verified": false, "link": e.link(), "error": e.to_string()}),
-                ),
-                FileVerdict::Unreadable(e) => {
-                    let error = format!("cannot be read: {e}");
-                    let value = serde_json::json!({"file": file, "verified": false, "link": null, "error": error});
-                    (false, error, value)
-                }
+                    ),
+                    "credential",
+                    serde_json::to_value(&proven)?,
+                )),
+                FileVerdict::Bundle(Err(e)) => Err((Some(e.link()), e.to_string())),
+                FileVerdict::Credential(Err(e)) => Err((Some(e.link()), e.to_string())),
+                FileVerdict::Unreadable(e) => Err((None, format!("cannot be read: {e}"))),
             };
-            if ok {
-                verified += 1;
-            }
             if json {
-                let comma = if group == 0 && i == 0 { "" } else { "," };
+                let value = match &outcome {
+                    Ok((_, member, proven)) => {
+                        serde_json::json!({"file": file, "verified": true, *member: proven})
+                    }
+                    Err((link, error)) => serde_json::json!(
+                        {"file": file, "verified": false, "link": link, "error": error}
+                    ),
+                };
+                let comma = if answered == 0 { "" } else { "," };
                 write!(out, "{comma}\n{}", serde_json::to_string_pretty(&value)?)?;
-            } else if ok {
-                writeln!(out, "VERIFIED      {file}  {line}")?;
             } else {
-                writeln!(out, "NOT VERIFIED  {file}  {line}")?;
+                match &outcome {
+                    Ok((line, _, _)) => writeln!(out, "VERIFIED      {file}  {line}")?,
+                    Err((_, error)) => writeln!(out, "NOT VERIFIED  {file}  {error}")?,
+                }
             }
+            answered += 1;
+            verified += usize::from(outcome.is_ok());
         }
         out.flush()?;
     }

@@ -93,15 +93,17 @@ fn caravan_verify_cli_offline() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let verify = |path: &std::path::Path| {
-        Command::new(caravan)
-            .arg("verify")
-            .arg(path)
-            .arg("--genesis")
-            .arg(&net.fed.genesis_path)
-            .output()
-            .expect("verify")
+    // One file, or several verified together; `--json` when asked.
+    let verify_all = |paths: &[&std::path::Path], json: bool| {
+        let mut command = Command::new(caravan);
+        command.arg("verify").args(paths);
+        command.arg("--genesis").arg(&net.fed.genesis_path);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("verify")
     };
+    let verify = |path: &std::path::Path| verify_all(&[path], false);
     let out = verify(&bundle_path);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -132,15 +134,6 @@ fn caravan_verify_cli_offline() {
     assert!(stderr.contains("link 'signature' failed"), "{stderr}");
 
     // Several bundles are verified together, each answered as alone.
-    let verify_all = |paths: &[&std::path::Path], json: bool| {
-        let mut command = Command::new(caravan);
-        command.arg("verify").args(paths);
-        command.arg("--genesis").arg(&net.fed.genesis_path);
-        if json {
-            command.arg("--json");
-        }
-        command.output().expect("verify")
-    };
     let out = verify_all(&[&bundle_path, &bundle_path], false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -668,15 +661,19 @@ fn caravan_credential_export_and_verify_offline() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("application/vc"));
 
-    // Offline, with the genesis only, the bank verifies it.
-    let verify = |path: &std::path::Path| {
-        Command::new(caravan)
+    // Offline, with the genesis only, the bank verifies it: one file, or several together.
+    let verify_all = |paths: &[&std::path::Path], json: bool| {
+        let mut command = Command::new(caravan);
+        command
             .arg("verify")
-            .arg(path)
-            .args(["--genesis", genesis])
-            .output()
-            .expect("verify")
+            .args(paths)
+            .args(["--genesis", genesis]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("verify")
     };
+    let verify = |path: &std::path::Path| verify_all(&[path], false);
     let out = verify(&credential);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -738,12 +735,7 @@ fn caravan_credential_export_and_verify_offline() {
     );
 
     // Credentials and bundles given together: one line each, in order.
-    let out = Command::new(caravan)
-        .arg("verify")
-        .args([&credential, &bundle, &tampered])
-        .args(["--genesis", genesis])
-        .output()
-        .expect("verify");
+    let out = verify_all(&[&credential, &bundle, &tampered], false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -761,6 +753,17 @@ fn caravan_credential_export_and_verify_offline() {
         "{stdout}"
     );
     assert!(lines[3].starts_with("2 of 3 verified"), "{stdout}");
+    let out = verify_all(&[&credential, &tampered], true);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report[0]["verified"], true, "{report}");
+    assert_eq!(
+        report[0]["credential"]["sco_code"],
+        code.as_str(),
+        "{report}"
+    );
+    assert_eq!(report[1]["verified"], false, "{report}");
+    assert_eq!(report[1]["link"], "credential", "{report}");
 
     // A copy whose proof value was changed is refused at a link of the bundle.
     let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
