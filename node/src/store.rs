@@ -14,7 +14,7 @@ use redb::{
 };
 
 use caravan_sdk::block::{Block, CommitCertificate, SetChange, ValidatorSet};
-use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenRegistration, ProvenState, ProvenTx};
 use caravan_sdk::codec::{self, MAX_BLOCK_BYTES};
 use caravan_sdk::genesis::{Genesis, MemberCard, Params};
 use caravan_sdk::hash::Digest;
@@ -22,7 +22,7 @@ use caravan_sdk::ids::{BlockId, ChainId, Height, ParticipantId, TxId};
 use caravan_sdk::merkle::{
     ConsistencyProof, Frontier, NodeKey, NodeSource, consistency_proof, inclusion_proof,
 };
-use caravan_sdk::tx::{LogEntry, Receipt};
+use caravan_sdk::tx::{LogEntry, Receipt, SignedTx};
 
 mod deferred;
 mod tx_index;
@@ -1138,8 +1138,11 @@ impl Reader {
         }
     }
 
-    /// The proof of one committed transaction.
-    fn proven(&self, id: &TxId) -> Result<Option<ProvenTx>, StoreError> {
+    /// One committed transaction, its receipt, and its block with the block's certificate.
+    fn committed(
+        &self,
+        id: &TxId,
+    ) -> Result<Option<(SignedTx, Receipt, Block, CommitCertificate)>, StoreError> {
         let Some(record) = self.tx(id)? else {
             return Ok(None);
         };
@@ -1151,19 +1154,27 @@ impl Reader {
             .get(record.receipt.index as usize)
             .cloned()
             .ok_or_else(|| StoreError::Corrupt(format!("tx {id} not at its index")))?;
-        let inclusion = inclusion_proof(self, record.receipt.log_index, block.header.log_size)
+        Ok(Some((transaction, record.receipt, block, certificate)))
+    }
+
+    /// The proof of one committed transaction.
+    fn proven(&self, id: &TxId) -> Result<Option<ProvenTx>, StoreError> {
+        let Some((transaction, receipt, block, certificate)) = self.committed(id)? else {
+            return Ok(None);
+        };
+        let inclusion = inclusion_proof(self, receipt.log_index, block.header.log_size)
             .map_err(|e| StoreError::Corrupt(format!("inclusion proof for {id}: {e}")))?;
         Ok(Some(ProvenTx {
             transaction,
-            receipt: record.receipt,
+            receipt,
             inclusion,
             header: block.header,
             certificate,
         }))
     }
 
-    /// The proof bundle of a committed transaction, with its signer's registration if the signer
-    /// is not a founding agency.
+    /// The proof bundle of a committed transaction, with its signer's registration proven
+    /// under the transaction's header if the signer is not a founding agency.
     pub fn bundle(&self, id: &TxId) -> Result<Option<ProofBundle>, StoreError> {
         let Some(item) = self.proven(id)? else {
             return Ok(None);
@@ -1171,24 +1182,38 @@ impl Reader {
         // A signer removed since (an agency that left) has no record any more; a founder's key
         // is in the genesis.
         let signer = self.participant(&item.transaction.tx.signer)?;
-        let signer_registration = match signer.and_then(|s| s.registered_by_tx) {
-            Some(reg) => Some(
-                self.proven(&reg)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("registration {reg} missing")))?,
-            ),
+        let registration = match signer.and_then(|s| s.registered_by_tx) {
+            Some(reg) => {
+                let (transaction, receipt, _, _) = self
+                    .committed(&reg)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("registration {reg} missing")))?;
+                if receipt.log_index < item.receipt.log_index {
+                    Some(
+                        ProvenRegistration::prove(self, transaction, receipt, &item.inclusion)
+                            .map_err(|e| {
+                                StoreError::Corrupt(format!("registration {reg}'s proof: {e}"))
+                            })?,
+                    )
+                } else {
+                    // Not before the transaction (a signer's current registration is always
+                    // earlier than its transactions): given without a path, a verifier says so.
+                    Some(ProvenRegistration {
+                        transaction,
+                        receipt,
+                        path: Vec::new(),
+                    })
+                }
+            }
             None => None,
         };
-        let latest = signer_registration
-            .as_ref()
-            .map_or(item.header.height, |r| {
-                r.header.height.max(item.header.height)
-            });
+        let validator_changes = self.validator_changes(item.header.height)?;
         Ok(Some(ProofBundle {
             version: BUNDLE_VERSION,
             item: Some(item),
-            signer_registration,
+            signer_registration: None,
             state: None,
-            validator_changes: self.validator_changes(latest)?,
+            validator_changes,
+            registration,
         }))
     }
 
@@ -1241,6 +1266,7 @@ impl Reader {
             signer_registration: None,
             state: Some(state),
             validator_changes,
+            registration: None,
         }))
     }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use caravan_sdk::bundle::ProofBundle;
+use caravan_sdk::bundle::{ProofBundle, ProvenRegistration};
 use caravan_sdk::codec;
 
 use common::{Case, Federation, Placement, Signer};
@@ -18,15 +18,15 @@ const SIZES: [u64; 5] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 const TARGET: (u64, usize) = (1_000_000, 2_048);
 
 /// The number of hashes in the bundle's inclusion paths: the transaction's, plus the
-/// registration's when it carries one.
+/// registration's within the log when it carries one.
 fn path_hashes(bundle: &ProofBundle) -> String {
     let item = bundle
         .item
         .as_ref()
         .map_or(0, |item| item.inclusion.path.len());
-    match &bundle.signer_registration {
+    match &bundle.registration {
         None => format!("{item}"),
-        Some(registration) => format!("{item} + {}", registration.inclusion.path.len()),
+        Some(registration) => format!("{item} + {}", registration.path.len()),
     }
 }
 
@@ -56,6 +56,7 @@ fn main() {
     let columns = [
         (Signer::Founder, Placement::LastEntries),
         (Signer::Founder, Placement::LongestPath),
+        (Signer::RegisteredJustBefore, Placement::LastEntries),
         (Signer::RegisteredParticipant, Placement::LastEntries),
         (Signer::RegisteredParticipant, Placement::LongestPath),
     ];
@@ -74,6 +75,7 @@ fn main() {
     println!("|---:|{}", "---:|".repeat(columns.len()));
     let mut at_target = Vec::new();
     let mut breakdown: Option<ProofBundle> = None;
+    let mut registration: Option<ProvenRegistration> = None;
     let mut slowest = (0, 0.0);
     for entries in SIZES {
         let started = Instant::now();
@@ -91,6 +93,11 @@ fn main() {
                     at_target.push((signer.name(), placement.name(), bytes));
                     if (signer, placement) == (Signer::Founder, Placement::LongestPath) {
                         breakdown = Some(case.bundle.clone());
+                    }
+                    if (signer, placement)
+                        == (Signer::RegisteredParticipant, Placement::LongestPath)
+                    {
+                        registration = case.bundle.registration.clone();
                     }
                 }
                 format!("{} ({})", grouped(bytes as u64), path_hashes(&case.bundle))
@@ -126,11 +133,21 @@ fn main() {
             .map(|(part, bytes)| format!("{part} {bytes}"))
             .collect();
         println!(
-            "Where the bytes go, one proven transaction at {} entries, longest path: {} \
-             (a registered participant's bundle carries two).",
+            "Where the bytes go, one proven transaction at {} entries, longest path: {}.",
             grouped(TARGET.0),
             listed.join(", ")
         );
+        if let Some(registration) = &registration {
+            println!(
+                "A registered participant's bundle also carries its registration, proven under \
+                 the record's header: transaction {}, receipt {}, path {} ({} hashes), at the \
+                 longest pair of paths.",
+                codec::encode(&registration.transaction).len(),
+                codec::encode(&registration.receipt).len(),
+                codec::encode(&registration.path).len(),
+                registration.path.len()
+            );
+        }
         println!();
     }
     print!(

@@ -1,10 +1,12 @@
 //! Proof bundles and their offline verification. A bundle carries everything a verifier needs
 //! besides the genesis: the transaction, its receipt, its inclusion proof to the log root, the
 //! header holding that root, and the commit certificate over the header; for a participant
-//! registered on the ledger, the same chain of proofs for its registration by an agency; and
-//! where it applies, a state proof: the current value of one state key, or its absence, under
-//! the state root of a certified header. Verification does no IO and returns what was proven, or
-//! the link that failed.
+//! registered on the ledger, its registration by an agency with its receipt and the proof that
+//! its log entry is in the same log, before the transaction (version 3; version 2 carried the
+//! registration with its own header and certificate, and is still verified); and where it
+//! applies, a state proof: the current value of one state key, or its absence, under the state
+//! root of a certified header. Verification does no IO and returns what was proven, or the link
+//! that failed.
 
 use minicbor::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -15,13 +17,18 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::hash::Digest;
 use crate::ids::{AgencyId, BlockId, ChainId, Height, ParticipantId, TxId};
 use crate::keys::{self, PublicKey};
-use crate::merkle::{InclusionProof, MerkleError};
+use crate::merkle::{InclusionProof, MerkleError, NodeSource, ProofError, earlier_path};
 use crate::state_tree::{StateProof, StateProofError};
 use crate::tx::{Body, Change, LogEntry, Outcome, Receipt, SignedTx};
 
 /// The current bundle format version. Version 2 made the transaction optional and added the
-/// state proof.
-pub const BUNDLE_VERSION: u32 = 2;
+/// state proof; version 3 proves the signer's registration under the transaction's own header
+/// ([`ProvenRegistration`]) instead of under one of its own.
+pub const BUNDLE_VERSION: u32 = 3;
+
+/// The oldest bundle format version still verified: bundles and credentials issued in it stay
+/// verifiable.
+pub const OLDEST_BUNDLE_VERSION: u32 = 2;
 
 /// One committed transaction with the proofs that it was committed.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -42,6 +49,70 @@ pub struct ProvenTx {
     /// The quorum's certificate over that header.
     #[n(4)]
     pub certificate: CommitCertificate,
+}
+
+/// A signer's registration, proven under the header of the transaction it signed (bundle version
+/// 3): the registration and its receipt, whose log entry lies before the transaction's in the
+/// same log. RFC 6962 trees split so that their left part is perfect, so the registration's
+/// entry lies in a perfect subtree whose root is one of the hashes of the transaction's inclusion
+/// path ([`crate::merkle::SharedSubtree`]); `path` leads from the entry to that root. The
+/// transaction's proof, header and certificate then prove both.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[cbor(array)]
+pub struct ProvenRegistration {
+    /// The registration.
+    #[n(0)]
+    pub transaction: SignedTx,
+    /// Its receipt.
+    #[n(1)]
+    pub receipt: Receipt,
+    /// The hashes from its log entry up to the root of the subtree the transaction's inclusion
+    /// path carries, deepest first.
+    #[n(2)]
+    pub path: Vec<Digest>,
+}
+
+impl ProvenRegistration {
+    /// Proves the committed registration `transaction`, with its `receipt`, under the log that
+    /// `item` (the inclusion proof of a later transaction) leads to, from the log's stored nodes.
+    pub fn prove<S: NodeSource>(
+        src: &S,
+        transaction: SignedTx,
+        receipt: Receipt,
+        item: &InclusionProof,
+    ) -> Result<Self, ProofError<S::Error>> {
+        let path = earlier_path(src, receipt.log_index, item.leaf_index, item.tree_size)?;
+        Ok(ProvenRegistration {
+            transaction,
+            receipt,
+            path,
+        })
+    }
+}
+
+/// A signer's registration as a bundle carries it, in either version's form.
+#[derive(Clone, Copy, Debug)]
+enum Registration<'a> {
+    /// Version 2: under its own header and certificate.
+    Certified(&'a ProvenTx),
+    /// Version 3: under the transaction's header.
+    UnderItem(&'a ProvenRegistration),
+}
+
+impl<'a> Registration<'a> {
+    fn transaction(self) -> &'a SignedTx {
+        match self {
+            Registration::Certified(proven) => &proven.transaction,
+            Registration::UnderItem(proven) => &proven.transaction,
+        }
+    }
+
+    fn receipt(self) -> &'a Receipt {
+        match self {
+            Registration::Certified(proven) => &proven.receipt,
+            Registration::UnderItem(proven) => &proven.receipt,
+        }
+    }
 }
 
 /// The value of one state key, or its absence, with the proof that the tree under a certified
@@ -74,14 +145,16 @@ pub struct ProvenState {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[cbor(array)]
 pub struct ProofBundle {
-    /// Format version, [`BUNDLE_VERSION`].
+    /// Format version: [`BUNDLE_VERSION`], or [`OLDEST_BUNDLE_VERSION`] for bundles made
+    /// before it.
     #[n(0)]
     pub version: u32,
     /// The transaction being proven, if any.
     #[n(1)]
     pub item: Option<ProvenTx>,
-    /// When the signer is a participant registered on the ledger (not a founding agency), the
-    /// proof of its registration by an agency, which binds its key.
+    /// Version 2 only: when the signer is a participant registered on the ledger (not a founding
+    /// agency), the proof of its registration by an agency, which binds its key, under its own
+    /// header and certificate. Version 3 carries [`ProofBundle::registration`] instead.
     #[n(2)]
     pub signer_registration: Option<ProvenTx>,
     /// The state value being proven, if any.
@@ -93,6 +166,11 @@ pub struct ProofBundle {
     #[n(4)]
     #[serde(default)]
     pub validator_changes: Vec<SetChange>,
+    /// Version 3: when the signer is a participant registered on the ledger, its registration by
+    /// an agency, which binds its key, proven under the transaction's header.
+    #[n(5)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<ProvenRegistration>,
 }
 
 /// Byte strings as lowercase hex in JSON.
@@ -154,7 +232,7 @@ impl ProofBundle {
         let transaction = |name| Link::new(Part::Transaction, name);
         if self.item.is_some() {
             links.extend([link::CHAIN, link::SIGNER].map(transaction));
-            if self.signer_registration.is_some() {
+            if self.registration_ref().is_some() {
                 links.push(transaction(link::SIGNER_REGISTRATION));
             }
             links.extend(
@@ -167,7 +245,7 @@ impl ProofBundle {
                 ]
                 .map(transaction),
             );
-        } else if self.signer_registration.is_some() {
+        } else if self.registration_ref().is_some() {
             // A registration without a transaction is refused at the signer link.
             links.push(transaction(link::SIGNER));
         }
@@ -178,6 +256,22 @@ impl ProofBundle {
             );
         }
         links
+    }
+
+    /// The signer's registration, in whichever form the bundle carries it.
+    fn registration_ref(&self) -> Option<Registration<'_>> {
+        match (&self.signer_registration, &self.registration) {
+            (Some(proven), _) => Some(Registration::Certified(proven)),
+            (None, Some(proven)) => Some(Registration::UnderItem(proven)),
+            (None, None) => None,
+        }
+    }
+
+    /// The signer's registration the bundle carries (in either version's form): the
+    /// registration transaction and its receipt.
+    pub fn registration_tx(&self) -> Option<(&SignedTx, &Receipt)> {
+        self.registration_ref()
+            .map(|registration| (registration.transaction(), registration.receipt()))
     }
 
     /// Reads a bundle in CBOR or JSON (recognised by its first byte).
@@ -334,9 +428,12 @@ pub enum VerifyError {
     Empty,
     /// Unknown bundle version.
     #[error(
-        "link 'encoding' failed: bundle version {0} is not supported (expected {BUNDLE_VERSION})"
+        "link 'encoding' failed: bundle version {0} is not supported (expected {OLDEST_BUNDLE_VERSION} to {BUNDLE_VERSION})"
     )]
     Version(u32),
+    /// A part the bundle's version does not have.
+    #[error("link 'encoding' failed: {0}")]
+    Form(&'static str),
     /// The transaction or header names another federation.
     #[error("link 'chain' failed: {what} is for chain {found}, the genesis is chain {expected}")]
     WrongChain {
@@ -400,7 +497,10 @@ impl VerifyError {
     pub fn link(&self) -> &'static str {
         match self {
             VerifyError::Genesis(_) => link::GENESIS,
-            VerifyError::Decode(_) | VerifyError::Version(_) | VerifyError::Empty => link::ENCODING,
+            VerifyError::Decode(_)
+            | VerifyError::Version(_)
+            | VerifyError::Form(_)
+            | VerifyError::Empty => link::ENCODING,
             VerifyError::WrongChain { .. } => link::CHAIN,
             VerifyError::Signature { .. } => link::SIGNATURE,
             VerifyError::Signer(_) => link::SIGNER,
@@ -627,20 +727,14 @@ type Pass<'p> = dyn FnMut(&'static str) + 'p;
 /// A transaction signature to check: the key, the signed digest, the signature.
 type SignatureCheck = (PublicKey, Digest, keys::Signature);
 
-/// Verifies the proofs of one transaction, given the key its signer signs with, calling
-/// `pass` with each link it passes after the chain: signature, receipt, inclusion proof, header
-/// and certificate. With `deferred`, the signature is not checked but added to it, and counts as
-/// passed: the caller checks it later ([`BundleVerifier::verify_many`]).
-fn verify_proven(
-    verifier: &BundleVerifier<'_>,
-    history: &ValidatorHistory,
+/// Checks that `tx` is for `chain_id` and signed with `key`, returning its id. With `deferred`,
+/// the signature is not checked but added to it.
+fn check_signature(
     chain_id: &ChainId,
-    proven: &ProvenTx,
+    tx: &SignedTx,
     key: &PublicKey,
-    pass: &mut Pass<'_>,
     deferred: Option<&mut Vec<SignatureCheck>>,
-) -> Result<Vec<AgencyId>, VerifyError> {
-    let tx = &proven.transaction;
+) -> Result<TxId, VerifyError> {
     if &tx.tx.chain_id != chain_id {
         return Err(VerifyError::WrongChain {
             what: "transaction",
@@ -659,6 +753,53 @@ fn verify_proven(
                 key: *key,
             })?,
     }
+    Ok(tx_id)
+}
+
+/// Verifies a registration proven under the header of `item`, the transaction its registrant
+/// signed, given the key its registrar signs with: its signature, that its log entry is before
+/// the transaction's, and that its path leads to the subtree root the transaction's inclusion
+/// path carries. Binding to the log root comes with the transaction's own proof, which the
+/// caller checks after.
+fn verify_under_item(
+    chain_id: &ChainId,
+    registration: &ProvenRegistration,
+    item: &ProvenTx,
+    key: &PublicKey,
+    deferred: Option<&mut Vec<SignatureCheck>>,
+) -> Result<(), VerifyError> {
+    let tx_id = check_signature(chain_id, &registration.transaction, key, deferred)?;
+    let receipt = &registration.receipt;
+    if receipt.log_index >= item.inclusion.leaf_index {
+        return Err(VerifyError::Receipt(format!(
+            "the registration is at log position {}, not before the transaction's proof at log position {}",
+            receipt.log_index, item.inclusion.leaf_index
+        )));
+    }
+    let leaf = LogEntry {
+        tx_id,
+        receipt: receipt.clone(),
+    }
+    .leaf_hash();
+    item.inclusion
+        .verify_earlier(receipt.log_index, &leaf, &registration.path)?;
+    Ok(())
+}
+
+/// Verifies the proofs of one transaction, given the key its signer signs with, calling
+/// `pass` with each link it passes after the chain: signature, receipt, inclusion proof, header
+/// and certificate. With `deferred`, the signature is not checked but added to it, and counts as
+/// passed: the caller checks it later ([`BundleVerifier::verify_many`]).
+fn verify_proven(
+    verifier: &BundleVerifier<'_>,
+    history: &ValidatorHistory,
+    chain_id: &ChainId,
+    proven: &ProvenTx,
+    key: &PublicKey,
+    pass: &mut Pass<'_>,
+    deferred: Option<&mut Vec<SignatureCheck>>,
+) -> Result<Vec<AgencyId>, VerifyError> {
+    let tx_id = check_signature(chain_id, &proven.transaction, key, deferred)?;
     pass(link::SIGNATURE);
     let receipt = &proven.receipt;
     if receipt.height != proven.header.height {
@@ -832,8 +973,23 @@ impl<'g> BundleVerifier<'g> {
         passed: &mut Vec<Link>,
         deferred: Option<&mut Vec<SignatureCheck>>,
     ) -> Result<Proven, VerifyError> {
-        if bundle.version != BUNDLE_VERSION {
-            return Err(VerifyError::Version(bundle.version));
+        match (
+            bundle.version,
+            &bundle.signer_registration,
+            &bundle.registration,
+        ) {
+            (BUNDLE_VERSION, Some(_), _) => {
+                return Err(VerifyError::Form(
+                    "a version 3 bundle proves its signer's registration under the transaction's header, in 'registration'; 'signer_registration' is version 2's",
+                ));
+            }
+            (OLDEST_BUNDLE_VERSION, _, Some(_)) => {
+                return Err(VerifyError::Form(
+                    "a version 2 bundle proves its signer's registration under its own header, in 'signer_registration'; 'registration' is version 3's",
+                ));
+            }
+            (OLDEST_BUNDLE_VERSION | BUNDLE_VERSION, _, _) => {}
+            (version, _, _) => return Err(VerifyError::Version(version)),
         }
         if bundle.item.is_none() && bundle.state.is_none() {
             return Err(VerifyError::Empty);
@@ -852,12 +1008,12 @@ impl<'g> BundleVerifier<'g> {
         let transaction = match &bundle.item {
             Some(item) => Some(self.verify_item(
                 item,
-                bundle.signer_registration.as_ref(),
+                bundle.registration_ref(),
                 &history,
                 &mut |name| passed.push(Link::new(Part::Transaction, name)),
                 deferred,
             )?),
-            None if bundle.signer_registration.is_some() => {
+            None if bundle.registration_ref().is_some() => {
                 return Err(VerifyError::Signer(
                     "the bundle carries a signer registration but no transaction".into(),
                 ));
@@ -920,7 +1076,7 @@ impl<'g> BundleVerifier<'g> {
     fn verify_item(
         &self,
         item: &ProvenTx,
-        signer_registration: Option<&ProvenTx>,
+        signer_registration: Option<Registration<'_>>,
         history: &ValidatorHistory,
         pass: &mut Pass<'_>,
         mut deferred: Option<&mut Vec<SignatureCheck>>,
@@ -966,7 +1122,7 @@ impl<'g> BundleVerifier<'g> {
                 // The signer is not a founder and the bundle carries its registration: from
                 // here on, whatever fails is the registration's link.
                 pass(link::SIGNER);
-                let registrar = &registration.transaction.tx.signer;
+                let registrar = &registration.transaction().tx.signer;
                 let card = genesis
                 .content
                 .agencies
@@ -977,22 +1133,33 @@ impl<'g> BundleVerifier<'g> {
                         "registration of {signer} is signed by {registrar}, which is not a founding agency"
                     ))))
                 })?;
-                verify_proven(
-                    self,
-                    history,
-                    &chain_id,
-                    registration,
-                    &card.admin_key,
-                    &mut |_| {},
-                    deferred.as_deref_mut(),
-                )
+                match registration {
+                    Registration::Certified(proven) => verify_proven(
+                        self,
+                        history,
+                        &chain_id,
+                        proven,
+                        &card.admin_key,
+                        &mut |_| {},
+                        deferred.as_deref_mut(),
+                    )
+                    .map(drop),
+                    Registration::UnderItem(proven) => verify_under_item(
+                        &chain_id,
+                        proven,
+                        item,
+                        &card.admin_key,
+                        deferred.as_deref_mut(),
+                    ),
+                }
                 .map_err(|e| VerifyError::Registration(Box::new(e)))?;
-                if registration.receipt.outcome != Outcome::Accepted {
+                let (transaction, receipt) = (registration.transaction(), registration.receipt());
+                if receipt.outcome != Outcome::Accepted {
                     return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
                         "the registration was rejected by the ledger".into(),
                     ))));
                 }
-                let registered = match &registration.transaction.tx.body {
+                let registered = match &transaction.tx.body {
                     Body::RegisterParticipant { id, public_key, .. }
                     | Body::RegisterEnterprise { id, public_key, .. }
                         if id == signer =>
@@ -1011,15 +1178,15 @@ impl<'g> BundleVerifier<'g> {
                 };
                 match registered {
                     Some(public_key) => {
-                        if registration.receipt.height >= item.receipt.height
-                            && !(registration.receipt.height == item.receipt.height
-                                && registration.receipt.index < item.receipt.index)
+                        if receipt.height >= item.receipt.height
+                            && !(receipt.height == item.receipt.height
+                                && receipt.index < item.receipt.index)
                         {
                             return Err(VerifyError::Registration(Box::new(VerifyError::Receipt(
                                 format!(
                                     "{signer} was registered at height {} position {}, not before the transaction at height {} position {}",
-                                    registration.receipt.height,
-                                    registration.receipt.index,
+                                    receipt.height,
+                                    receipt.index,
                                     item.receipt.height,
                                     item.receipt.index
                                 ),
@@ -1030,7 +1197,7 @@ impl<'g> BundleVerifier<'g> {
                             public_key,
                             format!(
                                 "registered on the ledger by {} at height {}",
-                                registrar, registration.receipt.height
+                                registrar, receipt.height
                             ),
                         )
                     }
@@ -1155,9 +1322,73 @@ pub(crate) mod tests {
         proven
     }
 
-    /// A two-block ledger built by hand: an agency registers a participant (block 1), the
-    /// participant anchors a record (block 2); returns the genesis and the record's bundle.
+    /// The registration `proven[registration]` proven under the header of `item` (bundle
+    /// version 3), from the log `prove_in_blocks` built: one entry per transaction, in order.
+    pub(crate) fn registration_under(
+        proven: &[ProvenTx],
+        registration: usize,
+        item: &ProvenTx,
+    ) -> ProvenRegistration {
+        let mut log = MemoryLog::new();
+        for entry in &proven[..item.inclusion.tree_size as usize] {
+            log.append(
+                LogEntry {
+                    tx_id: entry.transaction.id(),
+                    receipt: entry.receipt.clone(),
+                }
+                .leaf_hash(),
+            );
+        }
+        let registration = &proven[registration];
+        ProvenRegistration::prove(
+            &log,
+            registration.transaction.clone(),
+            registration.receipt.clone(),
+            &item.inclusion,
+        )
+        .expect("the registration is before the item")
+    }
+
+    /// A ledger built by hand: an agency registers a participant (block 1), another agency
+    /// anchors five records (blocks 2 to 6), the participant anchors a record (block 7);
+    /// returns the genesis and the participant's record's bundle (the current version: the
+    /// registration proven under the record's header, by a path of 2 hashes).
     pub(crate) fn sample_bundle() -> (Genesis, ProofBundle, Vec<Keypair>) {
+        let (genesis, mut bundle, validator_keys) = sample_bundle_v2();
+        let (_, keys) = test_genesis(4);
+        let mut transactions = vec![
+            bundle
+                .signer_registration
+                .take()
+                .expect("registration")
+                .transaction,
+        ];
+        transactions.extend((1..=5).map(|n| {
+            UnsignedTx {
+                chain_id: genesis.chain_id(),
+                signer: ParticipantId::from(&genesis.content.agencies[1].agency),
+                nonce: Nonce(n),
+                body: Body::AnchorRecord {
+                    kind: "note".into(),
+                    document_hash: Digest([n as u8; 32]),
+                    metadata: Vec::new(),
+                },
+            }
+            .sign(&keys[1].1)
+        }));
+        transactions.push(bundle.item.take().expect("item").transaction);
+        let proven = prove_in_blocks(&genesis, &validator_keys, transactions);
+        let item = proven.last().expect("record").clone();
+        bundle.version = BUNDLE_VERSION;
+        bundle.registration = Some(registration_under(&proven, 0, &item));
+        bundle.item = Some(item);
+        (genesis, bundle, validator_keys)
+    }
+
+    /// A two-block ledger built by hand: an agency registers a participant (block 1), the
+    /// participant anchors a record (block 2); returns the genesis and the record's bundle in
+    /// version 2, the registration under its own header and certificate.
+    pub(crate) fn sample_bundle_v2() -> (Genesis, ProofBundle, Vec<Keypair>) {
         let (genesis, keys) = test_genesis(4);
         let chain_id = genesis.chain_id();
         let participant = Keypair::from_seed(&[77; 32]);
@@ -1190,11 +1421,12 @@ pub(crate) mod tests {
         let item = proven.pop().expect("record");
         let registration = proven.pop().expect("registration");
         let bundle = ProofBundle {
-            version: BUNDLE_VERSION,
+            version: OLDEST_BUNDLE_VERSION,
             item: Some(item),
             signer_registration: Some(registration),
             state: None,
             validator_changes: Vec::new(),
+            registration: None,
         };
         (genesis, bundle, validator_keys)
     }
@@ -1260,6 +1492,7 @@ pub(crate) mod tests {
             version: BUNDLE_VERSION,
             item: None,
             signer_registration: None,
+            registration: None,
             state: Some(ProvenState {
                 key: key.to_vec(),
                 value,
@@ -1364,14 +1597,22 @@ pub(crate) mod tests {
         b.state = None;
         assert_eq!(link(&b), Some("encoding"));
 
-        // Every single bit flip of the encoded bundle is refused.
+        // Every single bit flip of the encoded bundle is refused, but the one that turns
+        // version 3 into version 2: the two differ only in how a signer's registration is
+        // proven, so a state bundle of one is the same state bundle of the other.
         let bytes = new.to_bytes();
+        assert_eq!(bytes[1], 3, "the version, after the array's head");
         for position in 0..bytes.len() {
             let mut changed = bytes.clone();
             changed[position] ^= 0x01;
             let verdict =
                 ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
-            assert!(verdict.is_err(), "flipping byte {position} still verifies");
+            if position == 1 {
+                let proven = verdict.expect("the same state bundle, in version 2");
+                assert_eq!(proven, verify_bundle(&genesis, &new).expect("verifies"));
+            } else {
+                assert!(verdict.is_err(), "flipping byte {position} still verifies");
+            }
         }
     }
 
@@ -1433,7 +1674,8 @@ pub(crate) mod tests {
 
     /// Bundles of every shape, each verifying against the genesis returned: a registered
     /// participant's transaction, a founder's, a state value, a transaction with a state value,
-    /// and a transaction after a change of the validator set.
+    /// a transaction after a change of the validator set, and a registered participant's
+    /// transaction in a version 2 bundle.
     fn bundles_of_every_shape() -> (Genesis, Vec<(&'static str, ProofBundle)>) {
         let (genesis, keys) = test_genesis(4);
         let (sample_genesis, registered, _) = sample_bundle();
@@ -1456,6 +1698,7 @@ pub(crate) mod tests {
             signer_registration: None,
             state: None,
             validator_changes: Vec::new(),
+            registration: None,
         };
         let state = state_bundle(
             &genesis,
@@ -1467,13 +1710,14 @@ pub(crate) mod tests {
         let mut both = registered.clone();
         both.state = state.state.clone();
         let mut changed = registered.clone();
-        changed.validator_changes = vec![set_change(&genesis, &keys, 3)];
+        changed.validator_changes = vec![set_change(&genesis, &keys, 9)];
         let bundles = vec![
             ("registered participant", registered),
             ("founder", founder),
             ("state", state),
             ("transaction and state", both),
             ("after a set change", changed),
+            ("registered participant, version 2", sample_bundle_v2().1),
         ];
         (genesis, bundles)
     }
@@ -1527,12 +1771,12 @@ pub(crate) mod tests {
     #[test]
     fn the_failed_link_is_the_next_link_of_the_plan() {
         let (genesis, bundles) = bundles_of_every_shape();
-        let [registered, _, state, both, changed] = bundles
+        let [registered, _, state, both, changed, v2] = bundles
             .into_iter()
             .map(|(_, b)| b)
             .collect::<Vec<_>>()
             .try_into()
-            .expect("five shapes");
+            .expect("six shapes");
         type Damage = fn(&mut ProofBundle);
         let cases: Vec<(&str, Part, &str, ProofBundle, Damage)> = vec![
             (
@@ -1549,8 +1793,22 @@ pub(crate) mod tests {
                 changed.clone(),
                 |b| {
                     b.item = None;
-                    b.signer_registration = None;
+                    b.registration = None;
                 },
+            ),
+            (
+                "version 3 with version 2's registration",
+                Part::Bundle,
+                link::ENCODING,
+                registered.clone(),
+                |b| b.signer_registration = sample_bundle_v2().1.signer_registration,
+            ),
+            (
+                "version 2 with version 3's registration",
+                Part::Bundle,
+                link::ENCODING,
+                v2.clone(),
+                |b| b.registration = sample_bundle().1.registration,
             ),
             (
                 "set change",
@@ -1571,13 +1829,64 @@ pub(crate) mod tests {
                 Part::Transaction,
                 link::SIGNER,
                 registered.clone(),
+                |b| b.registration = None,
+            ),
+            (
+                "no registration, version 2",
+                Part::Transaction,
+                link::SIGNER,
+                v2.clone(),
                 |b| b.signer_registration = None,
             ),
             (
-                "registration",
+                "registration's path",
                 Part::Transaction,
                 link::SIGNER_REGISTRATION,
                 registered.clone(),
+                |b| {
+                    if let Some(r) = b.registration.as_mut() {
+                        r.path[1].0[5] ^= 1;
+                    }
+                },
+            ),
+            (
+                "the transaction's path where the registration's meets it",
+                Part::Transaction,
+                link::SIGNER_REGISTRATION,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.inclusion.path[1].0[5] ^= 1;
+                    }
+                },
+            ),
+            (
+                "registration not before the transaction",
+                Part::Transaction,
+                link::SIGNER_REGISTRATION,
+                registered.clone(),
+                |b| {
+                    if let Some(r) = b.registration.as_mut() {
+                        r.receipt.log_index = 6;
+                    }
+                },
+            ),
+            (
+                "registration's signature",
+                Part::Transaction,
+                link::SIGNER_REGISTRATION,
+                registered.clone(),
+                |b| {
+                    if let Some(r) = b.registration.as_mut() {
+                        r.transaction.signature.0[7] ^= 1;
+                    }
+                },
+            ),
+            (
+                "registration, version 2",
+                Part::Transaction,
+                link::SIGNER_REGISTRATION,
+                v2.clone(),
                 |b| {
                     if let Some(r) = b.signer_registration.as_mut() {
                         r.certificate.signatures[1].signature.0[5] ^= 1;
@@ -1714,27 +2023,74 @@ pub(crate) mod tests {
 
     #[test]
     fn a_good_bundle_verifies() {
-        let (genesis, bundle, _) = sample_bundle();
-        let proven = verify_bundle(&genesis, &bundle).expect("verifies");
-        assert!(proven.state.is_none());
-        let proven = proven.transaction.expect("a transaction");
-        assert_eq!(proven.height, Height(2));
-        assert_eq!(proven.certified_by.len(), 3);
-        assert!(proven.signer_key_source.contains("AG-0"));
-        let json = serde_json::to_vec(&bundle).expect("json");
-        assert!(verify_bundle(&genesis, &ProofBundle::parse(&json).expect("parse json")).is_ok());
+        for (version, (genesis, bundle, _), height) in [
+            (BUNDLE_VERSION, sample_bundle(), 7),
+            (OLDEST_BUNDLE_VERSION, sample_bundle_v2(), 2),
+        ] {
+            assert_eq!(bundle.version, version);
+            let proven = verify_bundle(&genesis, &bundle).expect("verifies");
+            assert!(proven.state.is_none());
+            let proven = proven.transaction.expect("a transaction");
+            assert_eq!(proven.height, Height(height));
+            assert_eq!(proven.certified_by.len(), 3);
+            assert_eq!(
+                proven.signer_key_source,
+                "registered on the ledger by AG-0 at height 1"
+            );
+            let json = serde_json::to_vec(&bundle).expect("json");
+            let parsed = ProofBundle::parse(&json).expect("parse json");
+            assert_eq!(parsed, bundle);
+            assert!(verify_bundle(&genesis, &parsed).is_ok());
+            let (registration, receipt) = bundle.registration_tx().expect("a registration");
+            assert_eq!(receipt.log_index, 0);
+            assert!(matches!(
+                registration.tx.body,
+                Body::RegisterParticipant { .. }
+            ));
+        }
+        // Version 3 proves the registration without a header and certificate of its own, and
+        // a version 2 bundle without a registration is encoded as before version 3 existed.
+        let (genesis, v2, _) = sample_bundle_v2();
+        let registration = v2.signer_registration.clone().expect("registration");
+        let item = v2.item.clone().expect("item");
+        let mut v3 = v2.clone();
+        v3.version = BUNDLE_VERSION;
+        v3.signer_registration = None;
+        v3.registration = Some(registration_under(
+            &[registration.clone(), item.clone()],
+            0,
+            &item,
+        ));
+        verify_bundle(&genesis, &v3).expect("the same ledger's bundle in version 3");
+        let own = codec::encode(&registration.header).len()
+            + codec::encode(&registration.certificate).len();
+        // Less its inclusion proof (4 bytes for a leaf alone), plus the empty path and the
+        // null left in version 2's place.
+        assert_eq!(v3.to_bytes().len(), v2.to_bytes().len() - own - 4 + 1 + 1);
+        let mut founder = v2.clone();
+        founder.signer_registration = None;
+        let bytes = founder.to_bytes();
+        assert_eq!(
+            bytes[0], 0x85,
+            "an array of five members, as version 2 wrote it"
+        );
     }
 
     #[test]
     fn every_single_byte_change_is_refused() {
-        let (genesis, bundle, _) = sample_bundle();
+        for (genesis, bundle, _) in [sample_bundle(), sample_bundle_v2()] {
+            every_byte_change_is_refused(&genesis, &bundle);
+        }
+    }
+
+    fn every_byte_change_is_refused(genesis: &Genesis, bundle: &ProofBundle) {
         let bytes = bundle.to_bytes();
         for position in 0..bytes.len() {
             for flip in [0x01u8, 0x80] {
                 let mut changed = bytes.clone();
                 changed[position] ^= flip;
                 let verdict =
-                    ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(&genesis, &b));
+                    ProofBundle::from_bytes(&changed).and_then(|b| verify_bundle(genesis, &b));
                 assert!(
                     verdict.is_err(),
                     "flipping bit {flip:#x} of byte {position} still verifies"
@@ -1796,7 +2152,7 @@ pub(crate) mod tests {
             // Its own signature, its registration's, both.
             damage(&|b| b.item.as_mut().expect("item").transaction.signature.0[3] ^= 1),
             damage(&|b| {
-                b.signer_registration
+                b.registration
                     .as_mut()
                     .expect("registration")
                     .transaction
@@ -1805,7 +2161,7 @@ pub(crate) mod tests {
             }),
             damage(&|b| {
                 b.item.as_mut().expect("item").transaction.signature.0[63] ^= 0x10;
-                b.signer_registration
+                b.registration
                     .as_mut()
                     .expect("registration")
                     .transaction
@@ -1820,10 +2176,21 @@ pub(crate) mod tests {
             }),
             // The same in the registration: its signature is the link named within it.
             damage(&|b| {
-                let registration = b.signer_registration.as_mut().expect("registration");
+                let registration = b.registration.as_mut().expect("registration");
                 registration.transaction.signature.0[11] ^= 1;
                 registration.receipt.log_index += 1;
             }),
+            // A version 2 bundle's registration's signature.
+            {
+                let mut b = sample_bundle_v2().1;
+                b.signer_registration
+                    .as_mut()
+                    .expect("registration")
+                    .transaction
+                    .signature
+                    .0[2] ^= 1;
+                b
+            },
             // A later link broken with good signatures, and a bundle refused before them.
             damage(&|b| b.item.as_mut().expect("item").receipt.log_index += 1),
             damage(&|b| b.version += 1),
@@ -1866,6 +2233,7 @@ pub(crate) mod tests {
                 link::SIGNER_REGISTRATION,
                 link::SIGNER_REGISTRATION,
                 link::SIGNATURE,
+                link::SIGNER_REGISTRATION,
                 link::SIGNER_REGISTRATION,
                 link::RECEIPT,
                 link::ENCODING,
@@ -1921,12 +2289,26 @@ pub(crate) mod tests {
         assert_eq!(link(&b), Some("header"));
 
         let mut b = bundle.clone();
-        b.signer_registration = None;
+        b.registration = None;
         assert_eq!(link(&b), Some("signer"));
 
         let mut b = bundle.clone();
-        if let Some(r) = b.signer_registration.as_mut() {
-            r.certificate.signatures[1].signature.0[5] ^= 1;
+        let item_position = b.item.as_ref().expect("item").receipt.log_index;
+        b.registration
+            .as_mut()
+            .expect("registration")
+            .receipt
+            .log_index = item_position;
+        assert_eq!(
+            verify_bundle(&genesis, &b)
+                .expect_err("not before")
+                .to_string(),
+            "link 'signer registration' failed: link 'receipt' failed: the registration is at log position 6, not before the transaction's proof at log position 6"
+        );
+
+        let mut b = bundle.clone();
+        if let Some(r) = b.registration.as_mut() {
+            r.transaction.signature.0[5] ^= 1;
         }
         assert_eq!(link(&b), Some("signer registration"));
 

@@ -368,8 +368,8 @@ fn body_kind(body: &Body) -> String {
 
 /// The signer's name: from its registration in the bundle, or its founding member card.
 fn signer_name(genesis: &Genesis, bundle: &ProofBundle, signer: &ParticipantId) -> Option<String> {
-    if let Some(registration) = &bundle.signer_registration {
-        return match &registration.transaction.tx.body {
+    if let Some((registration, _)) = bundle.registration_tx() {
+        return match &registration.tx.body {
             Body::RegisterParticipant { id, name, .. }
             | Body::RegisterEnterprise { id, name, .. }
                 if id == signer =>
@@ -746,8 +746,8 @@ pub fn verify_credential_traced(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::BUNDLE_VERSION;
-    use crate::bundle::tests::{prove_in_blocks, sample_bundle};
+    use crate::bundle::tests::{prove_in_blocks, registration_under, sample_bundle};
+    use crate::bundle::{BUNDLE_VERSION, OLDEST_BUNDLE_VERSION};
     use crate::genesis::tests::test_genesis;
     use crate::hash::{Domain, hash};
     use crate::ids::Nonce;
@@ -786,6 +786,7 @@ mod tests {
             signer_registration: None,
             state: None,
             validator_changes: Vec::new(),
+            registration: None,
         };
         (genesis, bundle)
     }
@@ -989,25 +990,35 @@ mod tests {
         }
         .sign(&bank);
         let validators: Vec<Keypair> = keys.into_iter().map(|(v, _)| v).collect();
-        let mut proven = prove_in_blocks(&genesis, &validators, vec![registration, default]);
-        let item = proven.pop().expect("default");
-        let bundle = ProofBundle {
+        let proven = prove_in_blocks(&genesis, &validators, vec![registration, default]);
+        let item = proven[1].clone();
+        let v3 = ProofBundle {
             version: BUNDLE_VERSION,
+            registration: Some(registration_under(&proven, 0, &item)),
             item: Some(item),
-            signer_registration: proven.pop(),
+            signer_registration: None,
             state: None,
             validator_changes: Vec::new(),
         };
-        let credential = Credential::from_bundle(&genesis, &bundle).expect("credential");
-        let value = credential.to_value();
-        assert_eq!(value["issuer"]["name"], "Almaty Trade Bank");
-        assert_eq!(value["credentialSubject"]["kind"], "payment_default");
-        assert_eq!(value["credentialSubject"]["amount"]["currency"], "USD");
-        assert!(value.get("validUntil").is_none());
-        assert!(value["credentialSubject"].get("aeo").is_none());
-        let proven = verify_credential(&genesis, &credential).expect("verifies");
-        assert_eq!(proven.bundle.height, Height(2));
-        assert!(proven.bundle.signer_key_source.contains("AG-1"));
+        // A credential issued with a version 2 bundle stays verifiable.
+        let v2 = ProofBundle {
+            version: OLDEST_BUNDLE_VERSION,
+            signer_registration: Some(proven[0].clone()),
+            registration: None,
+            ..v3.clone()
+        };
+        for bundle in [v3, v2] {
+            let credential = Credential::from_bundle(&genesis, &bundle).expect("credential");
+            let value = credential.to_value();
+            assert_eq!(value["issuer"]["name"], "Almaty Trade Bank");
+            assert_eq!(value["credentialSubject"]["kind"], "payment_default");
+            assert_eq!(value["credentialSubject"]["amount"]["currency"], "USD");
+            assert!(value.get("validUntil").is_none());
+            assert!(value["credentialSubject"].get("aeo").is_none());
+            let proven = verify_credential(&genesis, &credential).expect("verifies");
+            assert_eq!(proven.bundle.height, Height(2));
+            assert!(proven.bundle.signer_key_source.contains("AG-1"));
+        }
     }
 
     #[test]

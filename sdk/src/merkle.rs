@@ -193,6 +193,53 @@ pub enum MerkleError {
         /// The new root the proof computes.
         found: Digest,
     },
+    /// An earlier leaf's path was checked against a later leaf's proof, but it is not earlier.
+    #[error(
+        "leaf {earlier} is not before leaf {later} of the proof's tree of {tree_size} leaves, expected an earlier leaf"
+    )]
+    NotEarlier {
+        /// The leaf said to be earlier.
+        earlier: u64,
+        /// The leaf of the proof.
+        later: u64,
+        /// The proof's tree size.
+        tree_size: u64,
+    },
+    /// An earlier leaf's path within the perfect subtree holding it has too many or too few
+    /// hashes.
+    #[error(
+        "path of leaf {earlier} within the subtree of leaves {start}..{end} has {found} hashes, expected {expected}"
+    )]
+    SubtreePathLength {
+        /// The earlier leaf.
+        earlier: u64,
+        /// The subtree's first leaf.
+        start: u64,
+        /// One past its last leaf.
+        end: u64,
+        /// The number of hashes given.
+        found: usize,
+        /// The subtree's depth.
+        expected: usize,
+    },
+    /// An earlier leaf's path leads to another subtree root than the later leaf's proof carries.
+    #[error(
+        "path of leaf {earlier} leads to root {found} of the subtree of leaves {start}..{end}, the proof of leaf {later} carries {expected}"
+    )]
+    SubtreeRootMismatch {
+        /// The earlier leaf.
+        earlier: u64,
+        /// The later leaf, whose proof carries the subtree's root.
+        later: u64,
+        /// The subtree's first leaf.
+        start: u64,
+        /// One past its last leaf.
+        end: u64,
+        /// The root the later proof carries.
+        expected: Digest,
+        /// The root the earlier path computes.
+        found: Digest,
+    },
     /// A frontier whose peaks do not match its size.
     #[error(
         "frontier of {size} leaves has {found} peaks, expected {expected} (one per set bit of the size)"
@@ -558,6 +605,139 @@ impl InclusionProof {
         }
         Ok(())
     }
+}
+
+/// Where an earlier leaf's inclusion path meets a later leaf's, in an RFC 6962 tree.
+///
+/// RFC 6962 splits every tree so that its left part is perfect. Where the ways of two leaves
+/// `earlier < later` part, `earlier` goes left, into a perfect subtree whose root is one of the
+/// hashes of `later`'s inclusion path. So once `later`'s proof is checked against a root,
+/// `earlier` is proven in the same tree by its path within that subtree alone: `log2(size)`
+/// hashes, the deepest ones of its own inclusion path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedSubtree {
+    /// The position of the subtree's root in `later`'s inclusion path (deepest first).
+    pub position: usize,
+    /// The subtree's first leaf.
+    pub start: u64,
+    /// Its number of leaves, a power of two.
+    pub size: u64,
+}
+
+impl SharedSubtree {
+    /// The subtree holding `earlier` whose root `later`'s inclusion path carries, in the tree of
+    /// `tree_size` leaves; `None` unless `earlier < later < tree_size`.
+    pub fn find(earlier: u64, later: u64, tree_size: u64) -> Option<Self> {
+        if earlier >= later || later >= tree_size {
+            return None;
+        }
+        let (mut lo, mut hi, mut depth) = (0u64, tree_size, 0usize);
+        loop {
+            // Both leaves are in [lo, hi), so it has at least two leaves.
+            let k = split_point(hi - lo);
+            if later < lo + k {
+                hi = lo + k;
+            } else if earlier >= lo + k {
+                lo += k;
+            } else {
+                return Some(SharedSubtree {
+                    position: inclusion_path_len(later, tree_size) - 1 - depth,
+                    start: lo,
+                    size: k,
+                });
+            }
+            depth += 1;
+        }
+    }
+
+    /// The number of hashes of a leaf's path within the subtree.
+    pub fn path_len(&self) -> usize {
+        self.size.trailing_zeros() as usize
+    }
+}
+
+impl InclusionProof {
+    /// Checks that `leaf` (a [`leaf_hash`]) is the leaf at `earlier` of this proof's tree, given
+    /// its `path` within the perfect subtree whose root this proof carries
+    /// ([`SharedSubtree`]). It proves nothing until this proof is checked against the tree's
+    /// root too.
+    pub fn verify_earlier(
+        &self,
+        earlier: u64,
+        leaf: &Digest,
+        path: &[Digest],
+    ) -> Result<(), MerkleError> {
+        let (later, tree_size) = (self.leaf_index, self.tree_size);
+        let shared =
+            SharedSubtree::find(earlier, later, tree_size).ok_or(MerkleError::NotEarlier {
+                earlier,
+                later,
+                tree_size,
+            })?;
+        let expected_len = inclusion_path_len(later, tree_size);
+        if self.path.len() != expected_len {
+            return Err(MerkleError::InclusionPathLength {
+                found: self.path.len(),
+                expected: expected_len,
+                leaf_index: later,
+                tree_size,
+            });
+        }
+        let end = shared.start + shared.size;
+        if path.len() != shared.path_len() {
+            return Err(MerkleError::SubtreePathLength {
+                earlier,
+                start: shared.start,
+                end,
+                found: path.len(),
+                expected: shared.path_len(),
+            });
+        }
+        let mut index = earlier - shared.start;
+        let mut found = *leaf;
+        for sibling in path {
+            found = if index & 1 == 1 {
+                node_hash(sibling, &found)
+            } else {
+                node_hash(&found, sibling)
+            };
+            index >>= 1;
+        }
+        let expected = self.path[shared.position];
+        if found != expected {
+            return Err(MerkleError::SubtreeRootMismatch {
+                earlier,
+                later,
+                start: shared.start,
+                end,
+                expected,
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The path of leaf `earlier` within the perfect subtree whose root the inclusion path of leaf
+/// `later` in the tree of `tree_size` leaves carries ([`SharedSubtree`]), deepest first.
+pub fn earlier_path<S: NodeSource>(
+    src: &S,
+    earlier: u64,
+    later: u64,
+    tree_size: u64,
+) -> Result<Vec<Digest>, ProofError<S::Error>> {
+    let shared = SharedSubtree::find(earlier, later, tree_size).ok_or(ProofError::Range {
+        what: "earlier leaf..later leaf",
+        start: earlier,
+        end: later,
+        expected: "an earlier leaf before a later leaf of the tree",
+    })?;
+    (0..shared.path_len() as u32)
+        .map(|level| {
+            let start = ((earlier >> level) ^ 1) << level;
+            subtree_root(src, start, start + (1 << level))
+        })
+        .collect()
 }
 
 /// An RFC 6962 consistency proof: the hashes that show the tree of `old_size` leaves is a prefix
@@ -973,6 +1153,90 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_earlier_leaf_is_proven_within_a_subtree_the_later_path_carries() {
+        let (all, log, roots) = small();
+        for n in 2..=MAX {
+            for later in 1..n {
+                let proof = inclusion_proof(log, later, n).expect("proof");
+                proof
+                    .verify(&all[later as usize], &roots[n as usize])
+                    .expect("the later leaf's proof");
+                for earlier in 0..later {
+                    let shared = SharedSubtree::find(earlier, later, n).expect("earlier");
+                    let end = shared.start + shared.size;
+                    assert!(shared.size.is_power_of_two());
+                    assert!((shared.start..end).contains(&earlier));
+                    assert!(!(shared.start..end).contains(&later));
+                    assert_eq!(
+                        proof.path[shared.position],
+                        subtree_root(log, shared.start, end).expect("root"),
+                        "{earlier} before {later} of {n}"
+                    );
+                    let path = earlier_path(log, earlier, later, n).expect("path");
+                    let own = inclusion_proof(log, earlier, n).expect("proof");
+                    assert_eq!(path, own.path[..shared.path_len()]);
+                    let leaf = all[earlier as usize];
+                    assert_eq!(proof.verify_earlier(earlier, &leaf, &path), Ok(()));
+
+                    assert!(matches!(
+                        proof.verify_earlier(earlier, &flip(&leaf, 9), &path),
+                        Err(MerkleError::SubtreeRootMismatch { .. })
+                    ));
+                    for other in (0..later).filter(|&other| other != earlier) {
+                        assert!(
+                            proof.verify_earlier(other, &leaf, &path).is_err(),
+                            "leaf {earlier} passed as {other}, before {later} of {n}"
+                        );
+                    }
+                    if n <= 20 {
+                        for j in 0..path.len() {
+                            let mut bad = path.clone();
+                            bad[j] = flip(&bad[j], 4);
+                            assert!(proof.verify_earlier(earlier, &leaf, &bad).is_err());
+                        }
+                        for j in 0..proof.path.len() {
+                            let mut bad = proof.clone();
+                            bad.path[j] = flip(&bad.path[j], 4);
+                            assert_eq!(
+                                bad.verify_earlier(earlier, &leaf, &path).is_err(),
+                                j == shared.position,
+                                "hash {j} of {later}'s path, {earlier} of {n}"
+                            );
+                        }
+                    }
+                    let mut longer = path.clone();
+                    longer.push(leaf);
+                    assert!(matches!(
+                        proof.verify_earlier(earlier, &leaf, &longer),
+                        Err(MerkleError::SubtreePathLength { .. })
+                    ));
+                }
+                for not_earlier in [later, later + 1] {
+                    assert_eq!(SharedSubtree::find(not_earlier, later, n), None);
+                    assert!(matches!(
+                        proof.verify_earlier(not_earlier, &all[0], &[]),
+                        Err(MerkleError::NotEarlier { .. })
+                    ));
+                }
+            }
+        }
+        let proof = inclusion_proof(log, 5, 6).expect("proof");
+        assert_eq!(
+            proof
+                .verify_earlier(1, &all[1], &[])
+                .expect_err("too short")
+                .to_string(),
+            "path of leaf 1 within the subtree of leaves 0..4 has 0 hashes, expected 2"
+        );
+        let mut short = proof.clone();
+        short.path.pop();
+        assert!(matches!(
+            short.verify_earlier(1, &all[1], &[]),
+            Err(MerkleError::InclusionPathLength { .. })
+        ));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use caravan_sdk::block::{
     CommitCertificate, CommitSignature, Header, VoteKind, transactions_root, vote_digest,
 };
-use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenState, ProvenTx};
+use caravan_sdk::bundle::{
+    BUNDLE_VERSION, OLDEST_BUNDLE_VERSION, ProofBundle, ProvenRegistration, ProvenState, ProvenTx,
+};
 use caravan_sdk::credential::Credential;
 use caravan_sdk::genesis::{Genesis, GenesisContent, MemberCard, Params};
 use caravan_sdk::hash::{Digest, Domain, hash};
@@ -134,9 +136,20 @@ pub fn prove_in_blocks(
     proven
 }
 
-/// Agency 0 registers a participant (block 1), the participant anchors a record (block 2):
-/// the genesis, the record's bundle, and the genesis keys.
+/// Agency 0 registers a participant (block 1), agency 1 anchors two notes (blocks 2 and 3),
+/// the participant anchors a record (block 4): the genesis, the record's bundle (the current
+/// version: the registration proven under the record's header), and the genesis keys.
 pub fn sample_bundle() -> (Genesis, ProofBundle, Vec<(Keypair, Keypair)>) {
+    sample_bundle_in(BUNDLE_VERSION)
+}
+
+/// [`sample_bundle`] as a version 2 bundle: the registration under its own header and
+/// certificate.
+pub fn sample_bundle_v2() -> (Genesis, ProofBundle, Vec<(Keypair, Keypair)>) {
+    sample_bundle_in(OLDEST_BUNDLE_VERSION)
+}
+
+fn sample_bundle_in(version: u32) -> (Genesis, ProofBundle, Vec<(Keypair, Keypair)>) {
     let (genesis, keys) = test_genesis(4);
     let chain_id = genesis.chain_id();
     let participant = Keypair::from_seed(&[77; 32]);
@@ -164,16 +177,55 @@ pub fn sample_bundle() -> (Genesis, ProofBundle, Vec<(Keypair, Keypair)>) {
         },
     }
     .sign(&participant);
+    let notes = (1..=2).map(|n| {
+        UnsignedTx {
+            chain_id,
+            signer: ParticipantId::from(&genesis.content.agencies[1].agency),
+            nonce: Nonce(n),
+            body: Body::AnchorRecord {
+                kind: "note".into(),
+                document_hash: Digest([n as u8; 32]),
+                metadata: Vec::new(),
+            },
+        }
+        .sign(&keys[1].1)
+    });
+    let transactions = std::iter::once(registration)
+        .chain(notes)
+        .chain([record])
+        .collect();
     let validator_keys: Vec<Keypair> = keys.iter().map(|(v, _)| v.clone()).collect();
-    let mut proven = prove_in_blocks(&genesis, &validator_keys, vec![registration, record]);
-    let item = proven.pop();
-    let signer_registration = proven.pop();
+    let proven = prove_in_blocks(&genesis, &validator_keys, transactions);
+    let item = proven.last().expect("the record").clone();
+    let (signer_registration, registration) = if version == OLDEST_BUNDLE_VERSION {
+        (Some(proven[0].clone()), None)
+    } else {
+        let mut log = MemoryLog::new();
+        for proven in &proven {
+            log.append(
+                LogEntry {
+                    tx_id: proven.transaction.id(),
+                    receipt: proven.receipt.clone(),
+                }
+                .leaf_hash(),
+            );
+        }
+        let registration = ProvenRegistration::prove(
+            &log,
+            proven[0].transaction.clone(),
+            proven[0].receipt.clone(),
+            &item.inclusion,
+        )
+        .expect("the registration is before the record");
+        (None, Some(registration))
+    };
     let bundle = ProofBundle {
-        version: BUNDLE_VERSION,
-        item,
+        version,
+        item: Some(item),
         signer_registration,
         state: None,
         validator_changes: Vec::new(),
+        registration,
     };
     (genesis, bundle, keys)
 }
@@ -216,6 +268,7 @@ pub fn state_bundle(
         version: BUNDLE_VERSION,
         item: None,
         signer_registration: None,
+        registration: None,
         state: Some(ProvenState {
             key: key.to_vec(),
             value,
@@ -262,6 +315,7 @@ pub fn grade_credential() -> (Genesis, Credential) {
         signer_registration: None,
         state: None,
         validator_changes: Vec::new(),
+        registration: None,
     };
     let credential = Credential::from_bundle(&genesis, &bundle).expect("a credit attestation");
     (genesis, credential)

@@ -348,7 +348,7 @@ impl<'a> Describe<'a> {
                 b.validator_changes.len()
             ),
             (Part::Transaction, name, Some(b)) => match &b.item {
-                Some(item) => self.transaction(name, item, b.signer_registration.as_ref()),
+                Some(item) => self.transaction(name, item, b),
                 None => "passed".into(),
             },
             (Part::State, name, Some(b)) => match &b.state {
@@ -387,24 +387,30 @@ impl<'a> Describe<'a> {
     }
 
     /// What a passed link of the transaction established.
-    fn transaction(&self, name: &str, item: &ProvenTx, registration: Option<&ProvenTx>) -> String {
+    fn transaction(&self, name: &str, item: &ProvenTx, bundle: &ProofBundle) -> String {
         let tx = &item.transaction;
         let signer = &tx.tx.signer;
+        let registration = bundle.registration_tx();
         match name {
             link::CHAIN => format!("transaction {} is for chain {}", tx.id(), tx.tx.chain_id),
             link::SIGNER => match registration {
-                Some(r) => format!(
+                Some((r, _)) => format!(
                     "{signer} is not a founding agency; the bundle carries its registration by {}",
-                    r.transaction.tx.signer
+                    r.tx.signer
                 ),
                 None => format!("{signer} is a founding agency: its admin key is in the genesis"),
             },
-            link::SIGNER_REGISTRATION => match registration {
-                Some(r) => format!(
+            link::SIGNER_REGISTRATION => match (registration, bundle.signer_registration.is_some())
+            {
+                (Some((r, receipt)), true) => format!(
                     "registered by {} in block {}, before the transaction; proven and certified like it",
-                    r.transaction.tx.signer, r.receipt.height
+                    r.tx.signer, receipt.height
                 ),
-                None => "passed".into(),
+                (Some((r, receipt)), false) => format!(
+                    "registered by {} in block {} at log position {}, before the transaction; in the same log, under the transaction's header",
+                    r.tx.signer, receipt.height, receipt.log_index
+                ),
+                (None, _) => "passed".into(),
             },
             link::SIGNATURE => format!("signed by {signer}'s key"),
             link::RECEIPT => {
@@ -459,7 +465,7 @@ fn carries(bundle: &ProofBundle) -> String {
     if bundle.item.is_some() {
         parts.push("a transaction");
     }
-    if bundle.signer_registration.is_some() {
+    if bundle.registration_tx().is_some() {
         parts.push("its signer's registration");
     }
     if bundle.state.is_some() {
@@ -482,7 +488,8 @@ fn describe_header(header: &Header) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        genesis_named, grade_credential, sample_bundle, sample_entries, state_bundle, test_genesis,
+        genesis_named, grade_credential, sample_bundle, sample_bundle_v2, sample_entries,
+        state_bundle, test_genesis,
     };
 
     fn genesis_json(genesis: &Genesis) -> Vec<u8> {
@@ -521,12 +528,24 @@ mod tests {
 
     #[test]
     fn a_good_bundle_passes_every_link_in_cbor_and_json() {
-        let (genesis, bundle, _) = sample_bundle();
-        let item = bundle.item.as_ref().expect("item");
-        for file in [
-            bundle.to_bytes(),
-            serde_json::to_vec_pretty(&bundle).expect("json"),
-        ] {
+        let (genesis, v3, _) = sample_bundle();
+        let (_, v2, _) = sample_bundle_v2();
+        for (bundle, file, registration) in [&v3, &v2].into_iter().flat_map(|bundle| {
+            let registration = if bundle.version == 3 {
+                "registered by AG-0 in block 1 at log position 0, before the transaction; in the same log, under the transaction's header"
+            } else {
+                "registered by AG-0 in block 1, before the transaction; proven and certified like it"
+            };
+            [
+                (bundle, bundle.to_bytes(), registration),
+                (
+                    bundle,
+                    serde_json::to_vec_pretty(bundle).expect("json"),
+                    registration,
+                ),
+            ]
+        }) {
+            let item = bundle.item.as_ref().expect("item");
             let report = verify(&genesis_json(&genesis), &file);
             assert!(report.ok, "{report:#?}");
             assert_eq!(report.kind, Kind::Bundle);
@@ -548,6 +567,7 @@ mod tests {
             );
             assert!(report.links.iter().all(|l| l.status == Status::Ok));
             assert!(report.links[0].detail.contains("all 4 founding agencies"));
+            assert_eq!(report.links[4].detail, registration);
             assert!(
                 report.links[9].detail.contains("AG-0, AG-1, AG-2"),
                 "{}",
@@ -560,7 +580,7 @@ mod tests {
             assert_eq!(tx["tx_id"], item.transaction.id().to_string());
             assert_eq!(tx["signer"], "CN-EXPORTER-1");
             assert_eq!(tx["body_kind"], "anchor_record");
-            assert_eq!(tx["height"], 2);
+            assert_eq!(tx["height"], 4);
             assert_eq!(
                 tx["certified_by"],
                 serde_json::json!(["AG-0", "AG-1", "AG-2"])
@@ -599,10 +619,10 @@ mod tests {
                     i.header.validators_hash.0[0] ^= 1;
                 }
             }),
-            ("signer", |b| b.signer_registration = None),
+            ("signer", |b| b.registration = None),
             ("signer registration", |b| {
-                if let Some(r) = b.signer_registration.as_mut() {
-                    r.certificate.signatures[1].signature.0[5] ^= 1;
+                if let Some(r) = b.registration.as_mut() {
+                    r.path[0].0[5] ^= 1;
                 }
             }),
         ];

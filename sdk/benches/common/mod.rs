@@ -10,7 +10,9 @@ use caravan_sdk::block::{
     CommitCertificate, CommitSignature, Header, ValidatorSet, VoteKind, transactions_root,
     vote_digest,
 };
-use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, ProvenTx, verify_bundle};
+use caravan_sdk::bundle::{
+    BUNDLE_VERSION, ProofBundle, ProvenRegistration, ProvenTx, verify_bundle,
+};
 use caravan_sdk::genesis::{Genesis, GenesisContent, MemberCard, Params};
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{AgencyId, BlockId, ChainId, Height, Nonce, ParticipantId};
@@ -39,9 +41,13 @@ pub enum Signer {
     /// A founding agency, whose admin key is in the genesis: the bundle carries one proven
     /// transaction.
     Founder,
-    /// A participant registered on the ledger by an agency: the bundle also carries the proven
-    /// registration, which binds the participant's key.
+    /// A participant registered on the ledger by an agency when the log began (its first
+    /// entry): the bundle also carries the registration, which binds the participant's key,
+    /// proven under the record's header by the longest path a registration can have there.
     RegisteredParticipant,
+    /// A participant registered in the same block as its record, just before it: the
+    /// registration's path within the log is a few hashes.
+    RegisteredJustBefore,
 }
 
 impl Signer {
@@ -50,6 +56,7 @@ impl Signer {
         match self {
             Signer::Founder => "founder_signed",
             Signer::RegisteredParticipant => "registered_participant",
+            Signer::RegisteredJustBefore => "registered_just_before",
         }
     }
 }
@@ -61,7 +68,9 @@ pub enum Placement {
     /// The last entries of the log, committed in its last block: a record just committed.
     LastEntries,
     /// The first entries of the log, proven against a header over the whole log: the longest
-    /// inclusion path any entry of a log of that size has, `ceil(log2(entries))` hashes.
+    /// inclusion path any entry of a log of that size has, `ceil(log2(entries))` hashes. A
+    /// registered participant's record sits where its path and its registration's (at the
+    /// first entry) are longest together.
     LongestPath,
 }
 
@@ -155,10 +164,10 @@ impl Federation {
         usize::try_from(self.validators.quorum_power()).expect("a small quorum")
     }
 
-    /// Four verified bundles, each signer in each placement, over logs of `log_entries`
-    /// entries (at least 3). Builds one log per placement, the two on two threads.
+    /// Six verified bundles, each signer in each placement, over logs of `log_entries`
+    /// entries (at least 16). Builds one log per placement, the two on two threads.
     pub fn cases(&self, log_entries: u64) -> Vec<Case> {
-        assert!(log_entries >= 3, "the bundles need 3 entries of the log");
+        assert!(log_entries >= 16, "the bundles need 16 entries of the log");
         let placements = [Placement::LastEntries, Placement::LongestPath];
         let built = std::thread::scope(|scope| {
             let threads = placements
@@ -166,12 +175,19 @@ impl Federation {
             threads.map(|thread| thread.join().expect("building a log does not panic"))
         });
         let mut cases = Vec::new();
-        for (placement, [founder_signed, registered_participant]) in
-            placements.into_iter().zip(built)
+        for (
+            placement,
+            [
+                founder_signed,
+                registered_participant,
+                registered_just_before,
+            ],
+        ) in placements.into_iter().zip(built)
         {
             for (signer, bundle) in [
                 (Signer::Founder, founder_signed),
                 (Signer::RegisteredParticipant, registered_participant),
+                (Signer::RegisteredJustBefore, registered_just_before),
             ] {
                 verify_bundle(&self.genesis, &bundle).expect("the bundle verifies");
                 cases.push(Case {
@@ -184,56 +200,75 @@ impl Federation {
         cases
     }
 
-    /// The founder-signed bundle and the registered participant's bundle of one log.
-    fn bundles(&self, entries: u64, placement: Placement) -> [ProofBundle; 2] {
-        let start = match placement {
-            Placement::LastEntries => entries - 3,
-            Placement::LongestPath => 0,
+    /// The founder-signed bundle and the two registered participants' bundles of one log.
+    fn bundles(&self, entries: u64, placement: Placement) -> [ProofBundle; 3] {
+        // Log positions: the early registration, the founder's record, the late registration,
+        // its participant's record, the early-registered participant's record.
+        let positions = match placement {
+            Placement::LastEntries => [0, entries - 1, entries - 4, entries - 3, entries - 2],
+            Placement::LongestPath => [0, 1, 2, 3, longest_pair(entries)],
         };
         let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
-        let participant = ParticipantId::new("CN-HAINA-MACHINERY").expect("a valid id");
-        let transactions = vec![
+        let early = ParticipantId::new("CN-HAINA-MACHINERY").expect("a valid id");
+        let late = ParticipantId::new("KZ-ALMATY-TRADING").expect("a valid id");
+        let register = |id: &ParticipantId, name: &str, nonce| {
             self.sign_founder(UnsignedTx {
                 chain_id: self.chain_id,
                 signer: founder.clone(),
-                nonce: Nonce(start + 1),
+                nonce: Nonce(nonce),
                 body: Body::RegisterParticipant {
-                    id: participant.clone(),
-                    name: "Qingdao Haina Machinery Co., Ltd.".into(),
+                    id: id.clone(),
+                    name: name.into(),
                     roles: vec![Role::Enterprise],
                     public_key: self.participant_key.public(),
                 },
-            }),
+            })
+        };
+        let record = |id: &ParticipantId, number: &str| {
+            UnsignedTx {
+                chain_id: self.chain_id,
+                signer: id.clone(),
+                nonce: Nonce(1),
+                body: Body::AnchorRecord {
+                    kind: "commercial_invoice".into(),
+                    document_hash: Digest([0xc1; 32]),
+                    metadata: vec![("number".into(), number.into())],
+                },
+            }
+            .sign(&self.participant_key)
+        };
+        let transactions = vec![
+            register(&early, "Qingdao Haina Machinery Co., Ltd.", 1),
             self.sign_founder(UnsignedTx {
                 chain_id: self.chain_id,
-                signer: founder,
-                nonce: Nonce(start + 2),
+                signer: founder.clone(),
+                nonce: Nonce(positions[1] + 1),
                 body: Body::AnchorRecord {
                     kind: "customs_declaration".into(),
                     document_hash: Digest([0xd1; 32]),
                     metadata: vec![("number".into(), "CN-QDG-2026-0004711".into())],
                 },
             }),
-            UnsignedTx {
-                chain_id: self.chain_id,
-                signer: participant,
-                nonce: Nonce(1),
-                body: Body::AnchorRecord {
-                    kind: "commercial_invoice".into(),
-                    document_hash: Digest([0xc1; 32]),
-                    metadata: vec![("number".into(), "INV-2026-0004711".into())],
-                },
-            }
-            .sign(&self.participant_key),
+            register(&late, "Almaty Trading LLP", positions[2] + 1),
+            record(&late, "INV-2026-0004712"),
+            record(&early, "INV-2026-0004711"),
         ];
-        let mut proven = self.prove(entries, placement, transactions).into_iter();
-        let mut next = || proven.next().expect("three proven transactions");
-        let registration = next();
-        let founder_record = next();
-        let participant_record = next();
+        let (proven, log) = self.prove(
+            entries,
+            placement,
+            transactions.into_iter().zip(positions).collect(),
+        );
+        let [
+            early_registration,
+            founder_record,
+            late_registration,
+            late_record,
+            early_record,
+        ] = <[ProvenTx; 5]>::try_from(proven).unwrap_or_else(|_| unreachable!("five transactions"));
         [
             bundle(founder_record, None),
-            bundle(participant_record, Some(registration)),
+            registered(&log, early_record, &early_registration),
+            registered(&log, late_record, &late_registration),
         ]
     }
 
@@ -291,13 +326,13 @@ impl Federation {
             }
             .sign(key)
         });
-        let transactions = registrations.chain(records).collect();
-        let mut proven = self.prove(entries, Placement::LastEntries, transactions);
+        let transactions = registrations.chain(records).zip(start..).collect();
+        let (mut proven, log) = self.prove(entries, Placement::LastEntries, transactions);
         let records = proven.split_off(participants.len());
         let bundles: Vec<ProofBundle> = records
             .into_iter()
             .zip(proven)
-            .map(|(record, registration)| bundle(record, Some(registration)))
+            .map(|(record, registration)| registered(&log, record, &registration))
             .collect();
         for bundle in &bundles {
             verify_bundle(&self.genesis, bundle).expect("the bundle verifies");
@@ -305,16 +340,16 @@ impl Federation {
         bundles
     }
 
-    /// Proves `transactions`, committed one after another in one block of a log of `entries`
-    /// entries: its last ones, or its first ones (`placement`).
+    /// Proves `transactions`, each at its log position, in a log of `entries` entries, under
+    /// the header of its last block (`Placement::LastEntries`) or of a first block holding the
+    /// whole log (`Placement::LongestPath`); returns them with the log.
     fn prove(
         &self,
         entries: u64,
         placement: Placement,
-        transactions: Vec<SignedTx>,
-    ) -> Vec<ProvenTx> {
-        let count = u64::try_from(transactions.len()).expect("a few transactions");
-        // The block that holds the transactions, as (height, its first log index).
+        transactions: Vec<(SignedTx, u64)>,
+    ) -> (Vec<ProvenTx>, Log) {
+        // The block of the header, as (height, its first log index).
         let (height, first) = match placement {
             Placement::LastEntries => {
                 let last_block_entries = (entries - 1) % ENTRIES_PER_BLOCK + 1;
@@ -325,17 +360,26 @@ impl Federation {
             }
             Placement::LongestPath => (1, 0),
         };
-        let start = match placement {
-            Placement::LastEntries => entries - count,
-            Placement::LongestPath => 0,
-        };
-        assert!(start >= first, "the transactions fit in one block");
-        let receipts: Vec<Receipt> = (start..start + count)
-            .map(|log_index| Receipt {
-                height: Height(height),
-                index: u32::try_from(log_index - first).expect("a block position"),
-                log_index,
-                outcome: Outcome::Accepted,
+        let (transactions, positions): (Vec<SignedTx>, Vec<u64>) = transactions.into_iter().unzip();
+        let receipts: Vec<Receipt> = positions
+            .iter()
+            .map(|&log_index| {
+                assert!(log_index < entries, "a position of the log");
+                // Entries before the header's block are in blocks of ENTRIES_PER_BLOCK.
+                let (height, index) = if log_index >= first {
+                    (height, log_index - first)
+                } else {
+                    (
+                        log_index / ENTRIES_PER_BLOCK + 1,
+                        log_index % ENTRIES_PER_BLOCK,
+                    )
+                };
+                Receipt {
+                    height: Height(height),
+                    index: u32::try_from(index).expect("a block position"),
+                    log_index,
+                    outcome: Outcome::Accepted,
+                }
             })
             .collect();
         let real_leaves = transactions
@@ -370,7 +414,7 @@ impl Federation {
             proposer: self.validators.validators[0].public_key,
         };
         let certificate = self.certify(&header);
-        transactions
+        let proven = transactions
             .into_iter()
             .zip(receipts)
             .map(|(transaction, receipt)| ProvenTx {
@@ -381,7 +425,8 @@ impl Federation {
                 header: header.clone(),
                 certificate: certificate.clone(),
             })
-            .collect()
+            .collect();
+        (proven, log)
     }
 
     /// Signs with the admin key of the first founding agency.
@@ -415,13 +460,58 @@ impl Federation {
 }
 
 /// A transaction bundle of `item`, with its signer's registration when it has one.
-fn bundle(item: ProvenTx, signer_registration: Option<ProvenTx>) -> ProofBundle {
+fn bundle(item: ProvenTx, registration: Option<ProvenRegistration>) -> ProofBundle {
     ProofBundle {
         version: BUNDLE_VERSION,
         item: Some(item),
-        signer_registration,
+        signer_registration: None,
         state: None,
         validator_changes: Vec::new(),
+        registration,
+    }
+}
+
+/// The bundle of a registered participant's `item`, its `registration` proven under the item's
+/// header from `log`.
+fn registered(log: &Log, item: ProvenTx, registration: &ProvenTx) -> ProofBundle {
+    let registration = ProvenRegistration::prove(
+        log,
+        registration.transaction.clone(),
+        registration.receipt.clone(),
+        &item.inclusion,
+    )
+    .expect("the registration is before the item, and the log holds its subtree");
+    bundle(item, Some(registration))
+}
+
+/// The number of hashes in the RFC 6962 inclusion path of `index` in a tree of `size` leaves.
+fn path_len(index: u64, size: u64) -> u32 {
+    let (mut lo, mut hi, mut len) = (0, size, 0);
+    while hi - lo > 1 {
+        let k = 1 << (63 - (hi - lo - 1).leading_zeros());
+        if index < lo + k {
+            hi = lo + k;
+        } else {
+            lo += k;
+        }
+        len += 1;
+    }
+    len
+}
+
+/// Where in a log of `entries` entries (at least 16) a record's inclusion path and that of a
+/// registration at the first entry, proven under the record's header, are longest together:
+/// the registration's path is `log2` of the largest perfect subtree left of the record on the
+/// record's path, so the record is the first entry of the right half (the registration's path
+/// is then `ceil(log2 entries) - 1` hashes) or of the second quarter, whichever is longer.
+fn longest_pair(entries: u64) -> u64 {
+    let half = 1 << (63 - (entries - 1).leading_zeros());
+    let quarter = half / 2;
+    let total = |record: u64, left: u64| path_len(record, entries) + left.trailing_zeros();
+    if total(half, half) >= total(quarter, quarter) {
+        half
+    } else {
+        quarter
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use caravan_sdk::bundle::{ProofBundle, verify_bundle};
+use caravan_sdk::bundle::{BUNDLE_VERSION, ProofBundle, verify_bundle};
 use caravan_sdk::genesis::Genesis;
 use caravan_sdk::tx::Outcome;
 
@@ -42,8 +42,15 @@ fn n4_thousand_records_through_all_nodes() {
     // file alone.
     let genesis = Genesis::read(&net.fed.genesis_path).expect("genesis");
     let mut sample = None;
+    let mut longest = 0;
     for (n, id) in ids.iter().enumerate() {
         let bundle = agency_client(&net, n % 4).proof(id).expect("bundle");
+        // The exporter's registration, proven under the record's own header.
+        assert_eq!(bundle.version, BUNDLE_VERSION);
+        assert!(bundle.signer_registration.is_none());
+        let registration = bundle.registration.as_ref().expect("the registration");
+        assert_eq!(registration.transaction.id(), exporter.registration);
+        longest = longest.max(registration.path.len());
         let proven = verify_bundle(&genesis, &bundle)
             .unwrap_or_else(|e| panic!("bundle of {id} fails: {e}"))
             .transaction
@@ -54,6 +61,13 @@ fn n4_thousand_records_through_all_nodes() {
         assert!(proven.certified_by.len() >= 3);
         sample = Some(bundle);
     }
+
+    // The registration precedes the records; a record past the log's 512th entry has it in
+    // the perfect left subtree of 512 entries (at least 256 for any shape of this log).
+    assert!(
+        longest >= 8,
+        "the longest registration path is {longest} hashes"
+    );
 
     // Tamper: every single-byte change to a real bundle is refused.
     let bundle = sample.expect("a bundle");
