@@ -1195,8 +1195,9 @@ impl Reader {
                             })?,
                     )
                 } else {
-                    // Not before the transaction (a signer's current registration is always
-                    // earlier than its transactions): given without a path, a verifier says so.
+                    // Not before the transaction: an agency removed and admitted again has a
+                    // newer registration than its older transactions. Given without a path, a
+                    // verifier says so (as with the version 2 bundle of such a transaction).
                     Some(ProvenRegistration {
                         transaction,
                         receipt,

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use caravan_sdk::bundle::{ProofBundle, ProvenRegistration};
+use caravan_sdk::bundle::ProofBundle;
 use caravan_sdk::codec;
 
 use common::{Case, Federation, Placement, Signer};
@@ -75,7 +75,7 @@ fn main() {
     println!("|---:|{}", "---:|".repeat(columns.len()));
     let mut at_target = Vec::new();
     let mut breakdown: Option<ProofBundle> = None;
-    let mut registration: Option<ProvenRegistration> = None;
+    let mut registered: Option<ProofBundle> = None;
     let mut slowest = (0, 0.0);
     for entries in SIZES {
         let started = Instant::now();
@@ -97,7 +97,7 @@ fn main() {
                     if (signer, placement)
                         == (Signer::RegisteredParticipant, Placement::LongestPath)
                     {
-                        registration = case.bundle.registration.clone();
+                        registered = Some(case.bundle.clone());
                     }
                 }
                 format!("{} ({})", grouped(bytes as u64), path_hashes(&case.bundle))
@@ -137,15 +137,40 @@ fn main() {
             grouped(TARGET.0),
             listed.join(", ")
         );
-        if let Some(registration) = &registration {
+        if let Some(bundle) = &registered
+            && let (Some(item), Some(registration)) = (&bundle.item, &bundle.registration)
+        {
+            let parts = [
+                ("transaction", codec::encode(&item.transaction).len()),
+                ("receipt", codec::encode(&item.receipt).len()),
+                ("inclusion proof", codec::encode(&item.inclusion).len()),
+                ("header", codec::encode(&item.header).len()),
+                ("commit certificate", codec::encode(&item.certificate).len()),
+                (
+                    "registration's transaction",
+                    codec::encode(&registration.transaction).len(),
+                ),
+                (
+                    "registration's receipt",
+                    codec::encode(&registration.receipt).len(),
+                ),
+                (
+                    "registration's path",
+                    codec::encode(&registration.path).len(),
+                ),
+            ];
+            let listed: Vec<String> = parts
+                .iter()
+                .map(|(part, bytes)| format!("{part} {bytes}"))
+                .collect();
+            let framing = codec::encode(bundle).len() - parts.iter().map(|(_, b)| b).sum::<usize>();
             println!(
-                "A registered participant's bundle also carries its registration, proven under \
-                 the record's header: transaction {}, receipt {}, path {} ({} hashes), at the \
-                 longest pair of paths.",
-                codec::encode(&registration.transaction).len(),
-                codec::encode(&registration.receipt).len(),
-                codec::encode(&registration.path).len(),
-                registration.path.len()
+                "A registered participant's bundle at {} entries, longest pair of paths ({} + {} \
+                 hashes): {}, framing {framing}.",
+                grouped(TARGET.0),
+                item.inclusion.path.len(),
+                registration.path.len(),
+                listed.join(", ")
             );
         }
         println!();

@@ -760,7 +760,9 @@ fn check_signature(
 /// signed, given the key its registrar signs with: its signature, that its log entry is before
 /// the transaction's, and that its path leads to the subtree root the transaction's inclusion
 /// path carries. Binding to the log root comes with the transaction's own proof, which the
-/// caller checks after.
+/// caller always checks after: damage to that proof (its position or size against the
+/// receipt and header, or a path that does not lead to the header's log root) is left for the
+/// transaction's own links to name.
 fn verify_under_item(
     chain_id: &ChainId,
     registration: &ProvenRegistration,
@@ -769,11 +771,16 @@ fn verify_under_item(
     deferred: Option<&mut Vec<SignatureCheck>>,
 ) -> Result<(), VerifyError> {
     let tx_id = check_signature(chain_id, &registration.transaction, key, deferred)?;
+    let proof = &item.inclusion;
+    if proof.leaf_index != item.receipt.log_index || proof.tree_size != item.header.log_size {
+        // The transaction's receipt link fails.
+        return Ok(());
+    }
     let receipt = &registration.receipt;
-    if receipt.log_index >= item.inclusion.leaf_index {
+    if receipt.log_index >= proof.leaf_index {
         return Err(VerifyError::Receipt(format!(
-            "the registration is at log position {}, not before the transaction's proof at log position {}",
-            receipt.log_index, item.inclusion.leaf_index
+            "the registration is at log position {}, not before the transaction at log position {}",
+            receipt.log_index, proof.leaf_index
         )));
     }
     let leaf = LogEntry {
@@ -781,9 +788,22 @@ fn verify_under_item(
         receipt: receipt.clone(),
     }
     .leaf_hash();
-    item.inclusion
-        .verify_earlier(receipt.log_index, &leaf, &registration.path)?;
-    Ok(())
+    match proof.verify_earlier(receipt.log_index, &leaf, &registration.path) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let item_leaf = LogEntry {
+                tx_id: item.transaction.id(),
+                receipt: item.receipt.clone(),
+            }
+            .leaf_hash();
+            if proof.verify(&item_leaf, &item.header.log_root).is_err() {
+                // The transaction's inclusion proof link fails.
+                Ok(())
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }
 
 /// Verifies the proofs of one transaction, given the key its signer signs with, calling
@@ -1849,14 +1869,38 @@ pub(crate) mod tests {
                     }
                 },
             ),
+            // Damage to the transaction's own proof is named at its own links, also where the
+            // registration's path meets it.
             (
                 "the transaction's path where the registration's meets it",
                 Part::Transaction,
-                link::SIGNER_REGISTRATION,
+                link::INCLUSION_PROOF,
                 registered.clone(),
                 |b| {
                     if let Some(i) = b.item.as_mut() {
                         i.inclusion.path[1].0[5] ^= 1;
+                    }
+                },
+            ),
+            (
+                "the transaction's proof for another position",
+                Part::Transaction,
+                link::RECEIPT,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.inclusion.leaf_index = 0;
+                    }
+                },
+            ),
+            (
+                "the transaction's proof for another log size",
+                Part::Transaction,
+                link::RECEIPT,
+                registered.clone(),
+                |b| {
+                    if let Some(i) = b.item.as_mut() {
+                        i.inclusion.tree_size += 1;
                     }
                 },
             ),
@@ -2040,6 +2084,8 @@ pub(crate) mod tests {
             let json = serde_json::to_vec(&bundle).expect("json");
             let parsed = ProofBundle::parse(&json).expect("parse json");
             assert_eq!(parsed, bundle);
+            let decoded = ProofBundle::from_bytes(&bundle.to_bytes()).expect("canonical CBOR");
+            assert_eq!(decoded, bundle);
             assert!(verify_bundle(&genesis, &parsed).is_ok());
             let (registration, receipt) = bundle.registration_tx().expect("a registration");
             assert_eq!(receipt.log_index, 0);
@@ -2074,6 +2120,24 @@ pub(crate) mod tests {
             bytes[0], 0x85,
             "an array of five members, as version 2 wrote it"
         );
+    }
+
+    #[test]
+    fn a_version_2_bundle_written_before_version_3_still_verifies() {
+        // Written by the code of the last version 2 commit (3b976ea): the sample bundle.
+        let cbor = include_bytes!("testdata/bundle-v2.cbor");
+        let json = include_bytes!("testdata/bundle-v2.json");
+        let (genesis, v2, _) = sample_bundle_v2();
+        for bytes in [&cbor[..], &json[..]] {
+            let bundle = ProofBundle::parse(bytes).expect("reads");
+            assert_eq!(bundle, v2);
+            let proven = verify_bundle(&genesis, &bundle).expect("verifies");
+            assert_eq!(
+                proven.transaction.expect("a transaction").signer_key_source,
+                "registered on the ledger by AG-0 at height 1"
+            );
+        }
+        assert_eq!(v2.to_bytes(), cbor, "version 2 is encoded as it was");
     }
 
     #[test]
@@ -2303,7 +2367,7 @@ pub(crate) mod tests {
             verify_bundle(&genesis, &b)
                 .expect_err("not before")
                 .to_string(),
-            "link 'signer registration' failed: link 'receipt' failed: the registration is at log position 6, not before the transaction's proof at log position 6"
+            "link 'signer registration' failed: link 'receipt' failed: the registration is at log position 6, not before the transaction at log position 6"
         );
 
         let mut b = bundle.clone();

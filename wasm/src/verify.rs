@@ -407,7 +407,7 @@ impl<'a> Describe<'a> {
                     r.tx.signer, receipt.height
                 ),
                 (Some((r, receipt)), false) => format!(
-                    "registered by {} in block {} at log position {}, before the transaction; in the same log, under the transaction's header",
+                    "registered by {} in block {} at log position {}, before the transaction; its path reaches a hash of the transaction's inclusion path, which ties it to the header",
                     r.tx.signer, receipt.height, receipt.log_index
                 ),
                 (None, _) => "passed".into(),
@@ -532,7 +532,7 @@ mod tests {
         let (_, v2, _) = sample_bundle_v2();
         for (bundle, file, registration) in [&v3, &v2].into_iter().flat_map(|bundle| {
             let registration = if bundle.version == 3 {
-                "registered by AG-0 in block 1 at log position 0, before the transaction; in the same log, under the transaction's header"
+                "registered by AG-0 in block 1 at log position 0, before the transaction; its path reaches a hash of the transaction's inclusion path, which ties it to the header"
             } else {
                 "registered by AG-0 in block 1, before the transaction; proven and certified like it"
             };

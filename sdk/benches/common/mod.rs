@@ -45,8 +45,9 @@ pub enum Signer {
     /// entry): the bundle also carries the registration, which binds the participant's key,
     /// proven under the record's header by the longest path a registration can have there.
     RegisteredParticipant,
-    /// A participant registered in the same block as its record, just before it: the
-    /// registration's path within the log is a few hashes.
+    /// A participant registered in the same block as its record, just before it, its entry the
+    /// record's sibling in the log: the registration's path is empty (the best case; how long
+    /// it is depends on where the two entries' paths part, not on their distance).
     RegisteredJustBefore,
 }
 
