@@ -1670,8 +1670,38 @@ mod tests {
         (0..=PROP_MAX).prop_flat_map(|n| (0..=n, Just(n)))
     }
 
+    /// Two leaves `earlier < later` of a tree of any size up to `u64::MAX` leaves.
+    fn two_leaves_of_any_tree() -> impl Strategy<Value = (u64, u64, u64)> {
+        (3..=u64::MAX)
+            .prop_flat_map(|n| (Just(n), 1..n))
+            .prop_flat_map(|(n, later)| (0..later, Just(later), Just(n)))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// The shared subtree of two leaves of trees of any size, against its definition: the
+        /// left half of the node where their paths part, whose right part holds `later`, and
+        /// whose root is the hash of `later`'s path above its path within that right part.
+        #[test]
+        fn prop_shared_subtree_of_any_tree((earlier, later, n) in two_leaves_of_any_tree()) {
+            let shared = SharedSubtree::find(earlier, later, n).expect("earlier");
+            let (start, size) = (shared.start, shared.size);
+            prop_assert!(size.is_power_of_two());
+            prop_assert_eq!(start % size, 0);
+            prop_assert!(start <= earlier && earlier - start < size);
+            let right = start + size;
+            let end = if n - start > 2 * (size - 1) + 1 { start + 2 * size } else { n };
+            prop_assert!(right <= later && later < end);
+            prop_assert_eq!(shared.path_len(), size.trailing_zeros() as usize);
+            prop_assert_eq!(
+                shared.position,
+                inclusion_path_len(later - right, end - right)
+            );
+            prop_assert!(shared.position < inclusion_path_len(later, n));
+            prop_assert_eq!(SharedSubtree::find(later, earlier, n), None);
+            prop_assert_eq!(SharedSubtree::find(earlier, later, later), None);
+        }
 
         #[test]
         fn prop_roots_agree(n in 0..=PROP_MAX) {
