@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use caravan_sdk::bundle::ProofBundle;
+use caravan_sdk::bundle::{ProofBundle, ProvenTx};
 use caravan_sdk::codec;
 
 use common::{Case, Federation, Placement, Signer};
@@ -28,6 +28,26 @@ fn path_hashes(bundle: &ProofBundle) -> String {
         None => format!("{item}"),
         Some(registration) => format!("{item} + {}", registration.path.len()),
     }
+}
+
+/// The encoded size of each part of a proven transaction.
+fn proven_parts(item: &ProvenTx) -> Vec<(&'static str, usize)> {
+    vec![
+        ("transaction", codec::encode(&item.transaction).len()),
+        ("receipt", codec::encode(&item.receipt).len()),
+        ("inclusion proof", codec::encode(&item.inclusion).len()),
+        ("header", codec::encode(&item.header).len()),
+        ("commit certificate", codec::encode(&item.certificate).len()),
+    ]
+}
+
+/// Parts and their sizes, as "part bytes, ...".
+fn listed(parts: &[(&str, usize)]) -> String {
+    parts
+        .iter()
+        .map(|(part, bytes)| format!("{part} {bytes}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `n` with thousands separators.
@@ -121,31 +141,16 @@ fn main() {
     }
     println!();
     if let Some(item) = breakdown.as_ref().and_then(|bundle| bundle.item.as_ref()) {
-        let parts = [
-            ("transaction", codec::encode(&item.transaction).len()),
-            ("receipt", codec::encode(&item.receipt).len()),
-            ("inclusion proof", codec::encode(&item.inclusion).len()),
-            ("header", codec::encode(&item.header).len()),
-            ("commit certificate", codec::encode(&item.certificate).len()),
-        ];
-        let listed: Vec<String> = parts
-            .iter()
-            .map(|(part, bytes)| format!("{part} {bytes}"))
-            .collect();
         println!(
             "Where the bytes go, one proven transaction at {} entries, longest path: {}.",
             grouped(TARGET.0),
-            listed.join(", ")
+            listed(&proven_parts(item))
         );
         if let Some(bundle) = &registered
             && let (Some(item), Some(registration)) = (&bundle.item, &bundle.registration)
         {
-            let parts = [
-                ("transaction", codec::encode(&item.transaction).len()),
-                ("receipt", codec::encode(&item.receipt).len()),
-                ("inclusion proof", codec::encode(&item.inclusion).len()),
-                ("header", codec::encode(&item.header).len()),
-                ("commit certificate", codec::encode(&item.certificate).len()),
+            let mut parts = proven_parts(item);
+            parts.extend([
                 (
                     "registration's transaction",
                     codec::encode(&registration.transaction).len(),
@@ -158,11 +163,7 @@ fn main() {
                     "registration's path",
                     codec::encode(&registration.path).len(),
                 ),
-            ];
-            let listed: Vec<String> = parts
-                .iter()
-                .map(|(part, bytes)| format!("{part} {bytes}"))
-                .collect();
+            ]);
             let framing = codec::encode(bundle).len() - parts.iter().map(|(_, b)| b).sum::<usize>();
             println!(
                 "A registered participant's bundle at {} entries, longest pair of paths ({} + {} \
@@ -170,7 +171,7 @@ fn main() {
                 grouped(TARGET.0),
                 item.inclusion.path.len(),
                 registration.path.len(),
-                listed.join(", ")
+                listed(&parts)
             );
         }
         println!();

@@ -897,8 +897,9 @@ impl<'g> BundleVerifier<'g> {
         set: &ValidatorSet,
         set_hash: &Digest,
     ) -> Result<Vec<AgencyId>, VerifyError> {
+        let id = header.id();
         let mut hasher = blake3::Hasher::new();
-        hasher.update(header.id().0.as_bytes());
+        hasher.update(id.0.as_bytes());
         hasher.update(set_hash.as_bytes());
         hasher.update(&codec::encode(certificate));
         let key: [u8; 32] = hasher.finalize().into();
@@ -907,7 +908,7 @@ impl<'g> BundleVerifier<'g> {
         {
             return Ok(signers.clone());
         }
-        let signers = certificate.verify(&self.chain_id, header.height, &header.id(), set)?;
+        let signers = certificate.verify(&self.chain_id, header.height, &id, set)?;
         if let Ok(mut known) = self.headers.lock() {
             if known.len() >= REMEMBERED_HEADERS {
                 known.clear();

@@ -42,7 +42,7 @@ fn is_aligned(start: u64, len: u64) -> bool {
 
 /// The number of hashes in an RFC 6962 inclusion proof for `index` in a tree of `size` leaves
 /// (`index < size`).
-fn inclusion_path_len(index: u64, size: u64) -> usize {
+pub fn inclusion_path_len(index: u64, size: u64) -> usize {
     let (inner, border) = decompose_inclusion(index, size);
     (inner + border) as usize
 }

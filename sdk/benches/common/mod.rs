@@ -17,7 +17,9 @@ use caravan_sdk::genesis::{Genesis, GenesisContent, MemberCard, Params};
 use caravan_sdk::hash::Digest;
 use caravan_sdk::ids::{AgencyId, BlockId, ChainId, Height, Nonce, ParticipantId};
 use caravan_sdk::keys::Keypair;
-use caravan_sdk::merkle::{Frontier, NodeKey, NodeSource, inclusion_proof, node_hash};
+use caravan_sdk::merkle::{
+    Frontier, NodeKey, NodeSource, SharedSubtree, inclusion_path_len, inclusion_proof, node_hash,
+};
 use caravan_sdk::tx::{Body, LogEntry, Outcome, Receipt, Role, SignedTx, UnsignedTx};
 
 /// The founding agencies (id, country), sorted by id as a genesis requires.
@@ -212,37 +214,13 @@ impl Federation {
         let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
         let early = ParticipantId::new("CN-HAINA-MACHINERY").expect("a valid id");
         let late = ParticipantId::new("KZ-ALMATY-TRADING").expect("a valid id");
-        let register = |id: &ParticipantId, name: &str, nonce| {
-            self.sign_founder(UnsignedTx {
-                chain_id: self.chain_id,
-                signer: founder.clone(),
-                nonce: Nonce(nonce),
-                body: Body::RegisterParticipant {
-                    id: id.clone(),
-                    name: name.into(),
-                    roles: vec![Role::Enterprise],
-                    public_key: self.participant_key.public(),
-                },
-            })
-        };
-        let record = |id: &ParticipantId, number: &str| {
-            UnsignedTx {
-                chain_id: self.chain_id,
-                signer: id.clone(),
-                nonce: Nonce(1),
-                body: Body::AnchorRecord {
-                    kind: "commercial_invoice".into(),
-                    document_hash: Digest([0xc1; 32]),
-                    metadata: vec![("number".into(), number.into())],
-                },
-            }
-            .sign(&self.participant_key)
-        };
+        let key = &self.participant_key;
+        let invoice = Digest([0xc1; 32]);
         let transactions = vec![
-            register(&early, "Qingdao Haina Machinery Co., Ltd.", 1),
+            self.register(&early, "Qingdao Haina Machinery Co., Ltd.", key, 1),
             self.sign_founder(UnsignedTx {
                 chain_id: self.chain_id,
-                signer: founder.clone(),
+                signer: founder,
                 nonce: Nonce(positions[1] + 1),
                 body: Body::AnchorRecord {
                     kind: "customs_declaration".into(),
@@ -250,9 +228,9 @@ impl Federation {
                     metadata: vec![("number".into(), "CN-QDG-2026-0004711".into())],
                 },
             }),
-            register(&late, "Almaty Trading LLP", positions[2] + 1),
-            record(&late, "INV-2026-0004712"),
-            record(&early, "INV-2026-0004711"),
+            self.register(&late, "Almaty Trading LLP", key, positions[2] + 1),
+            self.invoice(&late, key, invoice, "INV-2026-0004712"),
+            self.invoice(&early, key, invoice, "INV-2026-0004711"),
         ];
         let (proven, log) = self.prove(
             entries,
@@ -287,7 +265,6 @@ impl Federation {
             2 * count <= entries.min(ENTRIES_PER_BLOCK),
             "the transactions fit in the last block"
         );
-        let founder = ParticipantId::from(&self.genesis.content.agencies[0].agency);
         let start = entries - 2 * count;
         let participants: Vec<(ParticipantId, Keypair)> = (0..count)
             .map(|i| {
@@ -299,33 +276,13 @@ impl Federation {
                 )
             })
             .collect();
-        let registrations = (1..).zip(&participants).map(|(n, (id, key))| {
-            self.sign_founder(UnsignedTx {
-                chain_id: self.chain_id,
-                signer: founder.clone(),
-                nonce: Nonce(start + n),
-                body: Body::RegisterParticipant {
-                    id: id.clone(),
-                    name: format!("{id} Co., Ltd."),
-                    roles: vec![Role::Enterprise],
-                    public_key: key.public(),
-                },
-            })
-        });
+        let registrations = (1..)
+            .zip(&participants)
+            .map(|(n, (id, key))| self.register(id, &format!("{id} Co., Ltd."), key, start + n));
         let records = (0u64..).zip(&participants).map(|(n, (id, key))| {
             let mut document_hash = [0xc1; 32];
             document_hash[..8].copy_from_slice(&n.to_le_bytes());
-            UnsignedTx {
-                chain_id: self.chain_id,
-                signer: id.clone(),
-                nonce: Nonce(1),
-                body: Body::AnchorRecord {
-                    kind: "commercial_invoice".into(),
-                    document_hash: Digest(document_hash),
-                    metadata: vec![("number".into(), format!("INV-2026-{id}"))],
-                },
-            }
-            .sign(key)
+            self.invoice(id, key, Digest(document_hash), &format!("INV-2026-{id}"))
         });
         let transactions = registrations.chain(records).zip(start..).collect();
         let (mut proven, log) = self.prove(entries, Placement::LastEntries, transactions);
@@ -430,6 +387,42 @@ impl Federation {
         (proven, log)
     }
 
+    /// The first founding agency registers enterprise `id` with `key`'s public key.
+    fn register(&self, id: &ParticipantId, name: &str, key: &Keypair, nonce: u64) -> SignedTx {
+        self.sign_founder(UnsignedTx {
+            chain_id: self.chain_id,
+            signer: ParticipantId::from(&self.genesis.content.agencies[0].agency),
+            nonce: Nonce(nonce),
+            body: Body::RegisterParticipant {
+                id: id.clone(),
+                name: name.into(),
+                roles: vec![Role::Enterprise],
+                public_key: key.public(),
+            },
+        })
+    }
+
+    /// Participant `id` anchors its first commercial invoice, signed with `key`.
+    fn invoice(
+        &self,
+        id: &ParticipantId,
+        key: &Keypair,
+        document_hash: Digest,
+        number: &str,
+    ) -> SignedTx {
+        UnsignedTx {
+            chain_id: self.chain_id,
+            signer: id.clone(),
+            nonce: Nonce(1),
+            body: Body::AnchorRecord {
+                kind: "commercial_invoice".into(),
+                document_hash,
+                metadata: vec![("number".into(), number.into())],
+            },
+        }
+        .sign(key)
+    }
+
     /// Signs with the admin key of the first founding agency.
     fn sign_founder(&self, tx: UnsignedTx) -> SignedTx {
         tx.sign(&self.admin_keys[0])
@@ -485,21 +478,6 @@ fn registered(log: &Log, item: ProvenTx, registration: &ProvenTx) -> ProofBundle
     bundle(item, Some(registration))
 }
 
-/// The number of hashes in the RFC 6962 inclusion path of `index` in a tree of `size` leaves.
-fn path_len(index: u64, size: u64) -> u32 {
-    let (mut lo, mut hi, mut len) = (0, size, 0);
-    while hi - lo > 1 {
-        let k = 1 << (63 - (hi - lo - 1).leading_zeros());
-        if index < lo + k {
-            hi = lo + k;
-        } else {
-            lo += k;
-        }
-        len += 1;
-    }
-    len
-}
-
 /// Where in a log of `entries` entries (at least 16) a record's inclusion path and that of a
 /// registration at the first entry, proven under the record's header, are longest together:
 /// the registration's path is `log2` of the largest perfect subtree left of the record on the
@@ -507,13 +485,14 @@ fn path_len(index: u64, size: u64) -> u32 {
 /// is then `ceil(log2 entries) - 1` hashes) or of the second quarter, whichever is longer.
 fn longest_pair(entries: u64) -> u64 {
     let half = 1 << (63 - (entries - 1).leading_zeros());
-    let quarter = half / 2;
-    let total = |record: u64, left: u64| path_len(record, entries) + left.trailing_zeros();
-    if total(half, half) >= total(quarter, quarter) {
-        half
-    } else {
-        quarter
-    }
+    let total = |record: u64| {
+        let registration = SharedSubtree::find(0, record, entries).expect("after the first entry");
+        inclusion_path_len(record, entries) + registration.path_len()
+    };
+    [half, half / 2]
+        .into_iter()
+        .max_by_key(|&record| (total(record), record))
+        .expect("two candidates")
 }
 
 /// Perfect subtrees below this level are not stored but recomputed from the leaves when asked
